@@ -5,7 +5,14 @@
 //! the severity scale, and the anomaly and regression detectors. It has no async runtime and
 //! does no I/O; time comes from a [`clock::Clock`] so tests can drive it with a fake clock.
 
+pub mod clock;
+pub mod detect;
 pub mod severity;
+pub mod significance;
+pub mod sketch;
+pub mod stats;
+pub mod welford;
+pub mod window;
 
 /// Errors raised by the core data model.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

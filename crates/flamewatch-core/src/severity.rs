@@ -90,7 +90,12 @@ pub struct SeverityBounds {
 
 impl Default for SeverityBounds {
     fn default() -> Self {
-        SeverityBounds { low: 10.0, medium: 20.0, high: 35.0, critical: 50.0 }
+        SeverityBounds {
+            low: 10.0,
+            medium: 20.0,
+            high: 35.0,
+            critical: 50.0,
+        }
     }
 }
 
@@ -154,12 +159,18 @@ mod tests {
         assert!("urgent".parse::<Severity>().is_err());
         assert!(Severity::Critical > Severity::High && Severity::High.blocks());
         assert!(!Severity::Medium.blocks());
-        assert_eq!(serde_json::to_string(&Severity::Medium).unwrap(), "\"MEDIUM\"");
+        assert_eq!(
+            serde_json::to_string(&Severity::Medium).unwrap(),
+            "\"MEDIUM\""
+        );
     }
 
     #[test]
     fn rejects_unordered_bounds() {
-        let b = SeverityBounds { low: 30.0, ..Default::default() };
+        let b = SeverityBounds {
+            low: 30.0,
+            ..Default::default()
+        };
         assert!(b.validate().is_err());
         assert!(SeverityBounds::default().validate().is_ok());
     }
