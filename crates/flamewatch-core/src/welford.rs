@@ -40,6 +40,36 @@ impl Welford {
         self.count = n;
     }
 
+    /// Removes a summary that was merged into this one (`self = whole, part ⊆ whole`):
+    /// the summary of the values not in `part`. Returns `None` if `part` has more values.
+    ///
+    /// ```
+    /// use flamewatch_core::welford::Welford;
+    /// let (mut all, mut first) = (Welford::default(), Welford::default());
+    /// for x in [1.0, 2.0, 3.0] { all.add(x); first.add(x); }
+    /// for x in [10.0, 20.0] { all.add(x); }
+    /// let rest = all.subtract(&first).unwrap();
+    /// assert_eq!(rest.count(), 2);
+    /// assert!((rest.mean() - 15.0).abs() < 1e-9 && (rest.variance() - 50.0).abs() < 1e-6);
+    /// ```
+    pub fn subtract(&self, part: &Welford) -> Option<Welford> {
+        if part.count > self.count {
+            return None;
+        }
+        if part.count == 0 {
+            return Some(*self);
+        }
+        let n = self.count - part.count;
+        if n == 0 {
+            return Some(Welford::default());
+        }
+        let (nw, np, nr) = (self.count as f64, part.count as f64, n as f64);
+        let mean = (nw * self.mean - np * part.mean) / nr;
+        let delta = mean - part.mean;
+        let m2 = (self.m2 - part.m2 - delta * delta * np * nr / nw).max(0.0);
+        Some(Welford { count: n, mean, m2 })
+    }
+
     /// Number of values.
     pub fn count(&self) -> u64 {
         self.count

@@ -1,0 +1,140 @@
+//! The runtime's view of the configuration: what the hot path and the collector obey.
+//!
+//! [`Settings`] is a plain struct derived from the validated YAML [`crate::config::Config`]
+//! (or built in code). Applying new settings to a running profiler publishes the few values
+//! the hot path reads as relaxed atomics and bumps a generation counter so every call site
+//! re-evaluates its target filter once; nothing on the hot path takes a lock.
+
+use flamewatch_core::detect::{AnomalyConfig, RegressionConfig};
+use flamewatch_core::window::WindowConfig;
+
+/// How calls are selected for measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A random `sample_rate` fraction of calls (and of requests) is measured.
+    #[default]
+    Sampling,
+    /// Every call is measured.
+    Full,
+}
+
+/// What a measured call records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Wall (and busy) time.
+    #[default]
+    Basic,
+    /// Timing plus bytes allocated and peak live bytes per span (needs
+    /// [`crate::alloc::TrackingAllocator`] as the global allocator).
+    Detailed,
+}
+
+/// Runtime settings. Defaults match the documented configuration defaults, except that
+/// building settings in code starts them enabled.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Whether anything is recorded.
+    pub enabled: bool,
+    /// Sampling or full.
+    pub mode: Mode,
+    /// Basic or detailed.
+    pub level: Level,
+    /// Name prefixes to profile (whole dotted segments); empty means everything.
+    pub targets: Vec<String>,
+    /// Fraction of calls measured in sampling mode, in `[0, 1]`.
+    pub sample_rate: f64,
+    /// Anomaly detector settings.
+    pub anomaly: AnomalyConfig,
+    /// Regression detector settings.
+    pub regression: RegressionConfig,
+    /// Window ring shape.
+    pub window: WindowConfig,
+    /// Cardinality cap on keys; further names share `_other`.
+    pub max_keys: usize,
+    /// Anomalies kept for reading back.
+    pub max_anomalies: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            enabled: true,
+            mode: Mode::Sampling,
+            level: Level::Basic,
+            targets: Vec::new(),
+            sample_rate: 0.01,
+            anomaly: AnomalyConfig::default(),
+            regression: RegressionConfig::default(),
+            window: WindowConfig::default(),
+            max_keys: 10_000,
+            max_anomalies: 1_000,
+        }
+    }
+}
+
+impl Settings {
+    /// The probability that one call is measured.
+    pub fn effective_rate(&self) -> f64 {
+        match self.mode {
+            Mode::Full => 1.0,
+            Mode::Sampling => self.sample_rate.clamp(0.0, 1.0),
+        }
+    }
+
+    /// Sets `enabled`.
+    pub fn enabled(mut self, on: bool) -> Self {
+        self.enabled = on;
+        self
+    }
+
+    /// Sets `mode`.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets `level`.
+    pub fn level(mut self, level: Level) -> Self {
+        self.level = level;
+        self
+    }
+
+    /// Sets `sample_rate`.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = rate;
+        self
+    }
+
+    /// Sets `targets`.
+    pub fn targets<I: IntoIterator<Item = S>, S: Into<String>>(mut self, targets: I) -> Self {
+        self.targets = targets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the window ring shape.
+    pub fn window(mut self, window: WindowConfig) -> Self {
+        self.window = window;
+        self
+    }
+
+    /// Sets the anomaly detector.
+    pub fn anomaly(mut self, anomaly: AnomalyConfig) -> Self {
+        self.anomaly = anomaly;
+        self
+    }
+
+    /// Sets the regression detector.
+    pub fn regression(mut self, regression: RegressionConfig) -> Self {
+        self.regression = regression;
+        self
+    }
+
+    /// Sets the cardinality cap.
+    pub fn max_keys(mut self, max_keys: usize) -> Self {
+        self.max_keys = max_keys;
+        self
+    }
+}

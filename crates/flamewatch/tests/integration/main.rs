@@ -1,0 +1,8 @@
+//! Integration tests of the `flamewatch` library, one module per component.
+
+mod profiling;
+
+/// Allocation tracking for `level: detailed` tests.
+#[global_allocator]
+static ALLOC: flamewatch::alloc::TrackingAllocator<std::alloc::System> =
+    flamewatch::alloc::TrackingAllocator::new(std::alloc::System);

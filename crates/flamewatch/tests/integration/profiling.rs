@@ -1,0 +1,377 @@
+//! End-to-end profiling through real work: real sleeps, real CPU loops, real threads and a
+//! real multi-threaded tokio runtime.
+//!
+//! The profiler is process-wide, so tests that change its settings hold [`exclusive`] and
+//! use names no other test uses.
+
+use flamewatch::snapshot::{FunctionStats, Snapshot};
+use flamewatch::{Level, Mode, Profiler, Settings, profiled};
+use std::hint::black_box;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+static EXCLUSIVE: Mutex<()> = Mutex::new(());
+
+fn exclusive(settings: Settings) -> (MutexGuard<'static, ()>, Profiler) {
+    let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    (guard, flamewatch::init(settings))
+}
+
+fn function<'a>(snap: &'a Snapshot, name: &str) -> Option<&'a FunctionStats> {
+    snap.functions.iter().find(|f| f.name == name)
+}
+
+fn spin(d: Duration) {
+    let start = Instant::now();
+    let mut x = 0u64;
+    while start.elapsed() < d {
+        x = black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+    }
+}
+
+#[profiled("e2e.sync.fast")]
+fn fast_function() {
+    std::thread::sleep(Duration::from_millis(5));
+}
+
+#[profiled("e2e.sync.cpu")]
+fn cpu_function() -> u64 {
+    spin(Duration::from_millis(3));
+    7
+}
+
+#[profiled]
+fn default_named() -> u32 {
+    1
+}
+
+#[test]
+fn sync_functions_on_several_threads_are_measured() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for _ in 0..10 {
+                    fast_function();
+                    assert_eq!(cpu_function(), 7);
+                }
+            })
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    default_named();
+    let snap = profiler.snapshot();
+    let fast = function(&snap, "e2e.sync.fast").expect("fast function recorded");
+    assert_eq!((fast.stats.calls, fast.stats.sampled), (40, 40));
+    let mean_ms = fast.stats.mean_ns / 1e6;
+    assert!(
+        (5.0..8.0).contains(&mean_ms),
+        "sleep 5 ms measured as {mean_ms:.2} ms"
+    );
+    assert!(fast.stats.min_ns >= 5_000_000);
+    let cpu = function(&snap, "e2e.sync.cpu").unwrap();
+    assert_eq!(cpu.stats.calls, 40);
+    assert!(
+        cpu.stats.p50_ns >= 3_000_000 && cpu.stats.p50_ns < 6_000_000,
+        "{:?}",
+        cpu.stats
+    );
+    assert!(
+        function(&snap, "integration.profiling.default_named").is_some(),
+        "path-derived name"
+    );
+    assert!(snap.summary_text().starts_with("Profiling Summary:\n"));
+}
+
+#[profiled("e2e.sampled.call")]
+fn sampled_call(x: u64) -> u64 {
+    black_box(x) + 1
+}
+
+#[test]
+fn one_percent_sampling_counts_every_call_and_measures_about_one_percent() {
+    let (_g, profiler) = exclusive(Settings::default().sample_rate(0.01));
+    let n = 200_000u64;
+    for i in 0..n {
+        black_box(sampled_call(i));
+    }
+    let snap = profiler.snapshot();
+    let f = function(&snap, "e2e.sampled.call").unwrap();
+    assert_eq!(f.stats.calls, n, "every call is counted");
+    // 99.9 % binomial interval around 2,000 expected samples: ± 3.29 σ, σ = √(n p (1 − p)) ≈ 44.5
+    let sampled = f.stats.sampled as f64;
+    assert!(
+        (2000.0 - 147.0..=2000.0 + 147.0).contains(&sampled),
+        "sampled {sampled}"
+    );
+}
+
+#[profiled("e2e.disabled.call")]
+fn disabled_call() -> u8 {
+    3
+}
+
+#[test]
+fn disabled_profiler_records_nothing() {
+    let (_g, profiler) = exclusive(Settings::default().enabled(false).mode(Mode::Full));
+    for _ in 0..1000 {
+        black_box(disabled_call());
+        let _s = flamewatch::span("e2e.disabled.span");
+        flamewatch::start("e2e.disabled.manual");
+        assert!(!flamewatch::stop("e2e.disabled.manual"));
+    }
+    let snap = profiler.snapshot();
+    for name in [
+        "e2e.disabled.call",
+        "e2e.disabled.span",
+        "e2e.disabled.manual",
+    ] {
+        assert!(
+            function(&snap, name).is_none_or(|f| f.stats.calls == 0),
+            "{name} recorded while disabled"
+        );
+    }
+    profiler.set_enabled(true);
+    black_box(disabled_call());
+    assert_eq!(
+        function(&profiler.snapshot(), "e2e.disabled.call")
+            .unwrap()
+            .stats
+            .calls,
+        1
+    );
+}
+
+#[test]
+fn spans_manual_measurements_and_targets() {
+    let (_g, profiler) = exclusive(
+        Settings::default()
+            .mode(Mode::Full)
+            .targets(["e2e.targets.kept"]),
+    );
+    for _ in 0..3 {
+        let _a = flamewatch::span("e2e.targets.kept.span");
+        let _b = flamewatch::span!("e2e.targets.kept_not");
+        let _c = flamewatch::span("e2e.targets.kept");
+    }
+    flamewatch::start("e2e.targets.kept.manual");
+    std::thread::sleep(Duration::from_millis(2));
+    assert!(flamewatch::stop("e2e.targets.kept.manual"));
+    assert!(
+        !flamewatch::stop("e2e.targets.kept.manual"),
+        "already stopped"
+    );
+    let snap = profiler.snapshot();
+    assert_eq!(
+        function(&snap, "e2e.targets.kept.span")
+            .unwrap()
+            .stats
+            .calls,
+        3
+    );
+    assert_eq!(function(&snap, "e2e.targets.kept").unwrap().stats.calls, 3);
+    assert!(
+        function(&snap, "e2e.targets.kept_not").is_none_or(|f| f.stats.calls == 0),
+        "not a whole-segment match"
+    );
+    let manual = function(&snap, "e2e.targets.kept.manual").unwrap();
+    assert!(manual.stats.min_ns >= 2_000_000);
+}
+
+#[profiled("e2e.async.io")]
+async fn async_io() -> Result<u32, std::io::Error> {
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    spin(Duration::from_millis(2));
+    tokio::task::yield_now().await;
+    let parsed: u32 = "41".parse().map_err(std::io::Error::other)?;
+    Ok(parsed + 1)
+}
+
+#[profiled("e2e.async.cancelled")]
+async fn never_finishes() {
+    tokio::time::sleep(Duration::from_secs(60)).await;
+}
+
+#[async_trait::async_trait]
+trait Store {
+    async fn load(&self, key: u32) -> u32;
+}
+
+struct Slow;
+
+#[async_trait::async_trait]
+impl Store for Slow {
+    #[profiled("e2e.async.trait_load")]
+    async fn load(&self, key: u32) -> u32 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        key * 2
+    }
+}
+
+#[test]
+fn async_functions_on_a_multi_thread_runtime() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..8).map(|_| tokio::spawn(async_io())).collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), 42);
+        }
+        for _ in 0..3 {
+            let r = tokio::time::timeout(Duration::from_millis(5), never_finishes()).await;
+            assert!(r.is_err());
+        }
+        let store: Box<dyn Store + Send + Sync> = Box::new(Slow);
+        assert_eq!(store.load(21).await, 42);
+    });
+    let snap = profiler.snapshot();
+    let io = function(&snap, "e2e.async.io").unwrap();
+    assert_eq!(io.stats.sampled, 8);
+    let wall_ms = io.stats.mean_ns / 1e6;
+    let busy_ms = io.stats.busy_mean_ns.unwrap() / 1e6;
+    assert!(wall_ms >= 22.0, "wall covers the sleep: {wall_ms:.2} ms");
+    assert!(
+        busy_ms >= 2.0 && busy_ms < wall_ms / 2.0,
+        "busy {busy_ms:.2} ms vs wall {wall_ms:.2} ms"
+    );
+    let cancelled = function(&snap, "e2e.async.cancelled").unwrap();
+    assert_eq!(
+        (
+            cancelled.cancelled,
+            cancelled.stats.sampled,
+            cancelled.stats.calls
+        ),
+        (3, 0, 3)
+    );
+    let load = function(&snap, "e2e.async.trait_load").unwrap();
+    assert_eq!(load.stats.sampled, 1);
+    assert!(
+        load.stats.mean_ns >= 10e6,
+        "the boxed future is measured, not its construction"
+    );
+}
+
+#[profiled("e2e.anomaly.work")]
+fn maybe_slow(ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
+}
+
+#[test]
+fn outlier_is_reported_as_anomaly_and_panicking_hook_is_contained() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = seen.clone();
+    profiler.on_anomaly(move |a| {
+        if a.name == "e2e.anomaly.work" {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            panic!("a user hook that panics must not take the host down");
+        }
+    });
+    for i in 0..40 {
+        maybe_slow(2 + i % 2);
+    }
+    let before = profiler.snapshot().health.contained_panics;
+    maybe_slow(40);
+    let snap = profiler.snapshot();
+    let anomaly = snap
+        .anomalies
+        .iter()
+        .rev()
+        .find(|a| a.name == "e2e.anomaly.work")
+        .expect("anomaly reported");
+    assert!(
+        anomaly.duration_ms >= 40.0 && anomaly.sigmas > 3.0,
+        "{anomaly:?}"
+    );
+    assert!(seen.load(std::sync::atomic::Ordering::SeqCst) >= 1);
+    assert!(
+        snap.health.contained_panics > before,
+        "the hook's panic was contained and counted"
+    );
+    // the host keeps working and the profiler keeps recording
+    maybe_slow(2);
+    assert_eq!(
+        function(&profiler.snapshot(), "e2e.anomaly.work")
+            .unwrap()
+            .stats
+            .calls,
+        42
+    );
+}
+
+#[profiled("e2e.detailed.alloc")]
+fn allocates(n: usize) -> usize {
+    let v: Vec<u8> = vec![1; n];
+    black_box(&v).len()
+}
+
+#[test]
+fn detailed_level_reports_bytes_per_span() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full).level(Level::Detailed));
+    for _ in 0..5 {
+        allocates(1 << 20);
+    }
+    let snap = profiler.snapshot();
+    let m = function(&snap, "e2e.detailed.alloc")
+        .unwrap()
+        .memory
+        .expect("memory figures at detailed level");
+    assert!(m.alloc_bytes_mean >= (1 << 20) as f64, "{m:?}");
+    assert!(
+        m.peak_bytes_max >= 1 << 20 && m.peak_bytes_max < 2 << 20,
+        "{m:?}"
+    );
+    assert!(flamewatch::alloc::is_installed());
+}
+
+#[test]
+fn cardinality_is_capped_with_other() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full).max_keys(usize::MAX));
+    let before = profiler.snapshot().health.keys;
+    profiler.apply(Settings::default().mode(Mode::Full).max_keys(before + 5));
+    for i in 0..20 {
+        let name = format!("e2e.cardinality.key{i}");
+        flamewatch::start(&name);
+        flamewatch::stop(&name);
+    }
+    let snap = profiler.snapshot();
+    assert!(
+        snap.health.keys <= before + 6,
+        "keys {} (before {before})",
+        snap.health.keys
+    );
+    assert!(function(&snap, flamewatch::OTHER).is_some_and(|f| f.stats.calls >= 15));
+    assert!(snap.health.keys_over_cap >= 15);
+    profiler.apply(Settings::default());
+}
+
+#[profiled("e2e.baseline.work")]
+fn baseline_work(ms: u64) {
+    spin(Duration::from_millis(ms));
+}
+
+#[test]
+fn frozen_baseline_catches_a_slowdown() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    for _ in 0..40 {
+        baseline_work(1);
+    }
+    assert!(profiler.freeze_baseline("before-deploy") >= 1);
+    assert!(profiler.baselines().contains(&"before-deploy".to_string()));
+    for _ in 0..40 {
+        baseline_work(2);
+    }
+    let cmp = profiler.compare_to_baseline("before-deploy").unwrap();
+    let (_, c) = cmp
+        .iter()
+        .find(|(n, _)| n == "e2e.baseline.work")
+        .expect("compared");
+    assert!(c.regressed && c.change_pct > 50.0, "{c:?}");
+    assert_eq!(c.severity, flamewatch::Severity::Critical);
+    assert!(profiler.compare_to_baseline("missing").is_none());
+    assert!(profiler.drop_baseline("before-deploy"));
+}
