@@ -7,7 +7,8 @@
 //! percentiles used for triggers).
 //!
 //! From the ring the detectors get three distributions:
-//! * **calibrated** — every window in the ring (the key's normal behaviour, for anomalies);
+//! * **calibrated** — every window in the ring (the key's normal behaviour; anomalies are
+//!   judged against the recent windows once they are calibrated, else against this);
 //! * **recent** — the newest `recent_windows` windows (current included);
 //! * **baseline** — the ring's windows older than the recent ones (the calibrated history).
 //!
@@ -131,12 +132,20 @@ impl KeyStats {
         busy_ns: Option<u64>,
     ) -> Option<AnomalyHit> {
         self.advance(cfg, now_ns);
-        let hit = check_anomaly(&self.calibrated(), wall_ns, anomaly);
+        let hit = check_anomaly(&self.anomaly_reference(cfg, anomaly), wall_ns, anomaly);
         self.total.record(wall_ns, busy_ns);
         self.current.calls += 1;
         self.current.wall.add(wall_ns as f64);
         self.current_sketch.add(wall_ns);
         hit
+    }
+
+    /// The distribution an execution is judged against: the recent windows once they hold
+    /// `min_samples` (so after a shift — which the regression detector reports — new normal
+    /// calls stop being flagged within two windows), else every window in the ring.
+    fn anomaly_reference(&self, cfg: &WindowConfig, anomaly: &AnomalyConfig) -> Welford {
+        let recent = self.recent(cfg);
+        if recent.count() >= anomaly.min_samples { recent } else { self.calibrated() }
     }
 
     /// Lifetime statistics.

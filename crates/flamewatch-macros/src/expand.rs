@@ -70,10 +70,10 @@ pub(crate) fn expand(args: Args, item: TokenStream) -> TokenStream {
             #block
         })
     };
-    func.block = Box::new(match syn::parse2::<Block>(body) {
+    *func.block = match syn::parse2::<Block>(body) {
         Ok(b) => b,
         Err(err) => return err.to_compile_error(),
-    });
+    };
     func.to_token_stream()
 }
 

@@ -7,6 +7,7 @@
 //! pass is caught, counted in `health.contained_panics`, and never reaches the host.
 
 use crate::local::{Event, NO_KEY, ThreadBuffer};
+use crate::output::{Emitter, Record};
 use crate::registry::KeyId;
 use crate::runtime::Runtime;
 use crate::settings::Settings;
@@ -68,6 +69,7 @@ struct State {
     last_regression_ns: u64,
     baselines: BTreeMap<String, HashMap<KeyId, Frozen>>,
     hooks: Vec<AnomalyHook>,
+    emitter: Option<Arc<Emitter>>,
 }
 
 /// Aggregates what every thread records.
@@ -119,6 +121,16 @@ impl Collector {
 
     pub(crate) fn add_hook(&self, hook: AnomalyHook) {
         lock(&self.state).hooks.push(hook);
+    }
+
+    /// Sets where slow calls are written (`None`: nowhere).
+    pub(crate) fn set_emitter(&self, emitter: Option<Arc<Emitter>>) {
+        lock(&self.state).emitter = emitter;
+    }
+
+    /// The output, if one is set.
+    pub(crate) fn emitter(&self) -> Option<Arc<Emitter>> {
+        lock(&self.state).emitter.clone()
     }
 
     /// One aggregation pass; panics are contained and counted.
@@ -217,14 +229,48 @@ impl Collector {
             e.wall_ns,
             busy,
         );
-        let Some(hit) = hit else { return };
-        ks.anomalies += 1;
+        ks.anomalies += u64::from(hit.is_some());
+        let (calls, mean_ns) = (ks.stats.total().calls(), ks.stats.total().wall().mean());
+        let offered = e.wall_ns >= settings.slow_call_ns
+            || (e.flags & Event::MEMORY != 0
+                && e.alloc_bytes.max(e.peak_bytes) > settings.memory_alert_bytes);
+        if !offered && hit.is_none() {
+            return;
+        }
         let names = names.get_or_insert_with(|| rt.registry.names());
         let name_of = |k: KeyId| {
             names
                 .get(k as usize)
                 .map_or_else(|| format!("#{k}"), |n| n.to_string())
         };
+        if offered && let Some(emitter) = &state.emitter {
+            let unix = Duration::from_secs_f64(rt.unix_at(e.end_ns).max(0.0));
+            let ended = std::time::UNIX_EPOCH + unix;
+            let mut record = Record::new(name_of(e.key), Duration::from_nanos(e.wall_ns), ended);
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("calls".into(), calls.into());
+            metadata.insert("mean_ms".into(), (mean_ns / 1e6).into());
+            metadata.insert("anomaly".into(), hit.is_some().into());
+            if let Some(busy) = busy {
+                metadata.insert("busy_ms".into(), (busy as f64 / 1e6).into());
+            }
+            record.metadata = Some(metadata);
+            if e.flags & Event::MEMORY != 0 {
+                record.memory_bytes = Some(e.alloc_bytes);
+                record.peak_bytes = Some(e.peak_bytes);
+            }
+            let mut stack: Vec<String> = e
+                .parents
+                .iter()
+                .take_while(|&&k| k != NO_KEY)
+                .map(|&k| name_of(k))
+                .collect();
+            stack.reverse();
+            stack.push(record.name.clone());
+            record.stack = Some(stack);
+            emitter.emit(&record);
+        }
+        let Some(hit) = hit else { return };
         let anomaly = Anomaly {
             name: name_of(e.key),
             duration_ms: hit.duration_ns as f64 / 1e6,
@@ -340,6 +386,7 @@ impl Collector {
             regressions,
             health: Health {
                 dropped_events: dropped,
+                dropped_records: state.emitter.as_ref().map_or(0, |e| e.dropped()),
                 contained_panics: self.contained_panics.load(Ordering::Relaxed),
                 keys: names.len(),
                 keys_over_cap: rt.registry.overflowed(),

@@ -38,17 +38,17 @@
 
 pub mod alloc;
 mod collector;
-#[cfg(any())] // re-enabled when the module lands
 pub mod config;
 mod future;
 mod local;
-#[cfg(any())] // re-enabled when the module lands
 pub mod output;
 mod registry;
 mod runtime;
 mod settings;
 pub mod snapshot;
 mod span;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
 
 pub use collector::AnomalyHook;
 pub use flamewatch_core::detect::Comparison;
@@ -58,6 +58,8 @@ pub use future::{Instrumented, instrument};
 pub use registry::OTHER;
 pub use settings::{Level, Mode, Settings};
 pub use span::{Callsite, SpanGuard, enter, span, start, stop};
+#[cfg(feature = "tracing")]
+pub use tracing_layer::FlamewatchLayer;
 
 use runtime::Runtime;
 use snapshot::Snapshot;
@@ -66,8 +68,82 @@ use snapshot::Snapshot;
 pub const COMPILED_IN: bool = cfg!(feature = "enabled");
 
 /// Starts the process-wide profiler with `settings`, or applies them if it already runs.
+///
+/// Settings given here replace any configuration file being watched by [`init_from_file`].
 pub fn init(settings: Settings) -> Profiler {
-    Profiler { rt: Runtime::install(settings) }
+    let rt = Runtime::install(settings);
+    rt.config
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    Profiler { rt }
+}
+
+/// Errors starting the profiler from configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// The configuration could not be read or is invalid.
+    #[error(transparent)]
+    Config(#[from] Box<config::ConfigError>),
+    /// The configured output could not be opened.
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+}
+
+/// Starts (or reconfigures) the profiler from a validated [`config::Config`], opening its
+/// output (`log`, `file`, `prometheus` or `none`).
+pub fn init_with_config(config: &config::Config) -> Result<Profiler, InitError> {
+    let emitter = output::Emitter::from_config(config)?;
+    let profiler = init(Settings::from(config));
+    profiler
+        .rt
+        .collector
+        .set_emitter(Some(std::sync::Arc::new(emitter)));
+    Ok(profiler)
+}
+
+/// Starts the profiler from a YAML file — the whole file, or the dotted `section` of an
+/// application's file (`"runtime.profiling"`) — with `FLAMEWATCH_*` environment overrides,
+/// and reloads it whenever the file changes (an invalid change keeps the last good
+/// configuration and is reported on stderr).
+///
+/// ```no_run
+/// let profiler = flamewatch::init_from_file("flamewatch.yml", None)?;
+/// # Ok::<(), flamewatch::InitError>(())
+/// ```
+pub fn init_from_file(
+    path: impl AsRef<std::path::Path>,
+    section: Option<&str>,
+) -> Result<Profiler, InitError> {
+    let builder = config::Config::builder().file(path.as_ref());
+    init_from_builder(builder, section, config::WatchOptions::default())
+}
+
+/// Like [`init_from_file`], with a prepared builder and watch options (e.g. a shorter
+/// polling interval).
+pub fn init_from_builder(
+    builder: config::ConfigBuilder,
+    section: Option<&str>,
+    watch: config::WatchOptions,
+) -> Result<Profiler, InitError> {
+    let builder = match section {
+        Some(section) => builder.section(section),
+        None => builder,
+    };
+    let handle = builder.env(std::env::vars()).watch(watch).map_err(Box::new)?;
+    let profiler = init_with_config(&handle.get())?;
+    let rt = profiler.rt;
+    handle.on_change(move |config| {
+        rt.apply(Settings::from(&**config));
+        if let Some(emitter) = rt.collector.emitter() {
+            // A new output that cannot open keeps the old one (the emitter reports it).
+            let _ = emitter.reconfigure(config);
+        }
+    });
+    *rt.config
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(handle);
+    Ok(profiler)
 }
 
 /// The running profiler, if [`init`] was called.
@@ -90,7 +166,9 @@ pub struct Profiler {
 
 impl std::fmt::Debug for Profiler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Profiler").field("settings", &*self.rt.settings.load()).finish()
+        f.debug_struct("Profiler")
+            .field("settings", &*self.rt.settings.load())
+            .finish()
     }
 }
 
@@ -98,6 +176,107 @@ impl Profiler {
     /// Everything recorded so far (drains pending events first).
     pub fn snapshot(&self) -> Snapshot {
         self.rt.collector.snapshot(self.rt)
+    }
+
+    /// Aggregates everything recorded so far now, instead of at the collector's next tick.
+    pub fn flush(&self) {
+        self.rt.collector.pass(self.rt, false);
+    }
+
+    /// The Prometheus text exposition: per-function summaries and call counters, plus the
+    /// profiler's own health, output and configuration counters.
+    pub fn prometheus(&self) -> String {
+        use output::prometheus::{FunctionStats, MetricFamily, encode, function_families};
+        let snap = self.snapshot();
+        let quantiles: Vec<[(f64, f64); 4]> = snap
+            .functions
+            .iter()
+            .map(|f| {
+                let q = |ns: u64| ns as f64 / 1e9;
+                let s = &f.stats;
+                [
+                    (0.5, q(s.p50_ns)),
+                    (0.9, q(s.p90_ns)),
+                    (0.95, q(s.p95_ns)),
+                    (0.99, q(s.p99_ns)),
+                ]
+            })
+            .collect();
+        let functions: Vec<FunctionStats<'_>> = snap
+            .functions
+            .iter()
+            .zip(&quantiles)
+            .map(|(f, q)| FunctionStats {
+                name: &f.name,
+                calls: f.stats.calls,
+                sampled: f.stats.sampled,
+                sum_seconds: f.stats.sum_ns as f64 / 1e9,
+                quantiles: q,
+            })
+            .collect();
+        let mut families = function_families(&functions);
+        let mut anomalies = MetricFamily::counter(
+            "flamewatch_anomalies_total",
+            "Anomalous executions detected.",
+        );
+        for f in &snap.functions {
+            anomalies = anomalies.with_value(&[("function", &f.name)], f.anomalies as f64);
+        }
+        let mut regressions = MetricFamily::gauge(
+            "flamewatch_regression_change_ratio",
+            "Current regressions: relative slowdown of the mean.",
+        );
+        for r in &snap.regressions {
+            let labels = [
+                ("function", r.name.as_str()),
+                ("severity", r.severity.as_str()),
+            ];
+            regressions = regressions.with_value(&labels, r.change_pct / 100.0);
+        }
+        let h = snap.health;
+        let counter =
+            |name: &str, help: &str, v: f64| MetricFamily::counter(name, help).with_value(&[], v);
+        let gauge =
+            |name: &str, help: &str, v: f64| MetricFamily::gauge(name, help).with_value(&[], v);
+        families.extend([
+            anomalies,
+            regressions,
+            counter(
+                "flamewatch_dropped_events_total",
+                "Measured calls dropped because a thread buffer was full.",
+                h.dropped_events as f64,
+            ),
+            counter(
+                "flamewatch_contained_panics_total",
+                "Panics inside profiler code that were contained.",
+                h.contained_panics as f64,
+            ),
+            gauge("flamewatch_keys", "Distinct profiled names.", h.keys as f64),
+            counter(
+                "flamewatch_collector_busy_seconds_total",
+                "Time the collector thread spent aggregating.",
+                h.collector_busy_ns as f64 / 1e9,
+            ),
+            gauge(
+                "flamewatch_effective_sample_ratio",
+                "Measured calls over all calls.",
+                snap.session.effective_sample_rate,
+            ),
+        ]);
+        if let Some(emitter) = self.rt.collector.emitter() {
+            families.extend(emitter.stats().metric_families());
+        }
+        let config = self
+            .rt
+            .config
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(handle) = config.as_ref() {
+            families.extend(handle.metric_families());
+        }
+        // Every name here is fixed and every label value is escaped by the encoder, so encoding
+        // cannot fail; an empty answer is still better than a partial exposition.
+        encode(&families).unwrap_or_default()
     }
 
     /// The human summary of [`Profiler::snapshot`].

@@ -29,6 +29,8 @@ pub(crate) struct Runtime {
     pub registry: Registry,
     pub collector: Collector,
     pub settings: ArcSwap<Settings>,
+    /// The watched configuration, kept alive while the profiler runs.
+    pub config: std::sync::Mutex<Option<crate::config::ConfigHandle>>,
     origin: quanta::Instant,
     origin_unix: f64,
 }
@@ -49,6 +51,7 @@ impl Runtime {
                 registry: Registry::new(settings.max_keys),
                 collector: Collector::new(),
                 settings: ArcSwap::from_pointee(settings.clone()),
+                config: std::sync::Mutex::new(None),
                 origin: quanta::Instant::now(),
                 origin_unix: SystemTime::now()
                     .duration_since(UNIX_EPOCH)

@@ -5,31 +5,11 @@
 //! the hot path reads as relaxed atomics and bumps a generation counter so every call site
 //! re-evaluates its target filter once; nothing on the hot path takes a lock.
 
+use crate::config::Config;
 use flamewatch_core::detect::{AnomalyConfig, RegressionConfig};
 use flamewatch_core::window::WindowConfig;
 
-/// How calls are selected for measurement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// A random `sample_rate` fraction of calls (and of requests) is measured.
-    #[default]
-    Sampling,
-    /// Every call is measured.
-    Full,
-}
-
-/// What a measured call records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// Wall (and busy) time.
-    #[default]
-    Basic,
-    /// Timing plus bytes allocated and peak live bytes per span (needs
-    /// [`crate::alloc::TrackingAllocator`] as the global allocator).
-    Detailed,
-}
+pub use crate::config::{Level, Mode};
 
 /// Runtime settings. Defaults match the documented configuration defaults, except that
 /// building settings in code starts them enabled.
@@ -56,6 +36,11 @@ pub struct Settings {
     pub max_keys: usize,
     /// Anomalies kept for reading back.
     pub max_anomalies: usize,
+    /// Calls at least this long are offered to the output (`thresholds.slow_call_ms`).
+    pub slow_call_ns: u64,
+    /// At `level: detailed`, calls allocating more are offered to the output too
+    /// (`thresholds.memory_mb`).
+    pub memory_alert_bytes: u64,
 }
 
 impl Default for Settings {
@@ -71,6 +56,40 @@ impl Default for Settings {
             window: WindowConfig::default(),
             max_keys: 10_000,
             max_anomalies: 1_000,
+            slow_call_ns: 500_000_000,
+            memory_alert_bytes: 50 << 20,
+        }
+    }
+}
+
+impl From<&Config> for Settings {
+    fn from(c: &Config) -> Self {
+        let defaults = Settings::default();
+        Settings {
+            enabled: c.enabled,
+            mode: c.mode,
+            level: c.level,
+            targets: c.targets.clone(),
+            sample_rate: c.sample_rate,
+            anomaly: AnomalyConfig {
+                sigma: c.anomaly.sigma,
+                min_samples: c.anomaly.min_samples,
+            },
+            regression: RegressionConfig {
+                threshold_pct: c.regression.threshold_pct,
+                bounds: c.regression.severity,
+                min_samples: c.anomaly.min_samples,
+                ..defaults.regression
+            },
+            window: WindowConfig {
+                window_ns: c.window.seconds.saturating_mul(1_000_000_000),
+                windows: c.window.count,
+                ..defaults.window
+            },
+            max_keys: c.limits.max_keys,
+            max_anomalies: defaults.max_anomalies,
+            slow_call_ns: (c.thresholds.slow_call_ms.max(0.0) * 1e6) as u64,
+            memory_alert_bytes: (c.thresholds.memory_mb.max(0.0) * 1048576.0) as u64,
         }
     }
 }

@@ -140,6 +140,8 @@ pub struct Regression {
 pub struct Health {
     /// Measured calls dropped because a thread's ring was full.
     pub dropped_events: u64,
+    /// Output records dropped by the `max_records_per_minute` rate limit.
+    pub dropped_records: u64,
     /// Panics inside profiler code that were contained.
     pub contained_panics: u64,
     /// Distinct keys.

@@ -301,6 +301,18 @@ pub(crate) fn record_measured(
     let _ = LOCAL.try_with(|l| push_event(l, key, end, wall_ns, busy_ns, cancelled, None));
 }
 
+/// Pushes `key` on the thread's span stack (a `tracing` span was entered).
+#[cfg(feature = "tracing")]
+pub(crate) fn in_stack_push(key: KeyId) {
+    let _ = LOCAL.try_with(|l| l.push_stack(key));
+}
+
+/// Pops the thread's span stack (a `tracing` span was exited).
+#[cfg(feature = "tracing")]
+pub(crate) fn in_stack_pop() {
+    let _ = LOCAL.try_with(Local::pop_stack);
+}
+
 /// Pushes `key` on the thread's span stack for the duration of `f` (one poll of a future).
 pub(crate) fn in_stack<R>(key: KeyId, f: impl FnOnce() -> R) -> R {
     struct Pop;

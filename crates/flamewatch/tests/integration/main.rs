@@ -1,5 +1,8 @@
 //! Integration tests of the `flamewatch` library, one module per component.
 
+mod config;
+mod macros;
+mod output;
 mod profiling;
 
 /// Allocation tracking for `level: detailed` tests.

@@ -48,11 +48,20 @@ fn default_named() -> u32 {
 #[test]
 fn sync_functions_on_several_threads_are_measured() {
     let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    // The test times each call itself too: on a loaded machine a 5 ms sleep can take longer,
+    // and the profiler must report what really happened.
+    let observed_ns = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let threads: Vec<_> = (0..4)
         .map(|_| {
-            std::thread::spawn(|| {
+            let observed_ns = observed_ns.clone();
+            std::thread::spawn(move || {
                 for _ in 0..10 {
+                    let t = Instant::now();
                     fast_function();
+                    observed_ns.fetch_add(
+                        t.elapsed().as_nanos() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     assert_eq!(cpu_function(), 7);
                 }
             })
@@ -63,19 +72,25 @@ fn sync_functions_on_several_threads_are_measured() {
     let snap = profiler.snapshot();
     let fast = function(&snap, "e2e.sync.fast").expect("fast function recorded");
     assert_eq!((fast.stats.calls, fast.stats.sampled), (40, 40));
-    let mean_ms = fast.stats.mean_ns / 1e6;
+    let observed_mean = observed_ns.load(std::sync::atomic::Ordering::Relaxed) as f64 / 40.0;
+    let error = (fast.stats.mean_ns - observed_mean).abs();
     assert!(
-        (5.0..8.0).contains(&mean_ms),
-        "sleep 5 ms measured as {mean_ms:.2} ms"
+        error < observed_mean * 0.02 + 50_000.0,
+        "profiler mean {:.3} ms vs observed {:.3} ms",
+        fast.stats.mean_ns / 1e6,
+        observed_mean / 1e6
     );
-    assert!(fast.stats.min_ns >= 5_000_000);
+    assert!(
+        fast.stats.min_ns >= 5_000_000,
+        "a 5 ms sleep is never shorter"
+    );
+    assert!(
+        fast.stats.p50_ns >= fast.stats.min_ns
+            && fast.stats.p99_ns <= fast.stats.max_ns + fast.stats.max_ns / 100
+    );
     let cpu = function(&snap, "e2e.sync.cpu").unwrap();
     assert_eq!(cpu.stats.calls, 40);
-    assert!(
-        cpu.stats.p50_ns >= 3_000_000 && cpu.stats.p50_ns < 6_000_000,
-        "{:?}",
-        cpu.stats
-    );
+    assert!(cpu.stats.min_ns >= 3_000_000, "{:?}", cpu.stats);
     assert!(
         function(&snap, "integration.profiling.default_named").is_some(),
         "path-derived name"
@@ -363,7 +378,7 @@ fn frozen_baseline_catches_a_slowdown() {
     assert!(profiler.freeze_baseline("before-deploy") >= 1);
     assert!(profiler.baselines().contains(&"before-deploy".to_string()));
     for _ in 0..40 {
-        baseline_work(2);
+        baseline_work(4);
     }
     let cmp = profiler.compare_to_baseline("before-deploy").unwrap();
     let (_, c) = cmp
@@ -374,4 +389,139 @@ fn frozen_baseline_catches_a_slowdown() {
     assert_eq!(c.severity, flamewatch::Severity::Critical);
     assert!(profiler.compare_to_baseline("missing").is_none());
     assert!(profiler.drop_baseline("before-deploy"));
+}
+
+fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("flamewatch-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[profiled("e2e.reload.work")]
+fn reload_work() {
+    std::thread::sleep(Duration::from_millis(2));
+}
+
+#[test]
+fn configuration_file_drives_the_profiler_and_reloads_on_change() {
+    let _g = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("reload");
+    let app = dir.join("app.yml");
+    let jsonl = dir.join("calls.jsonl");
+    let write = |enabled: bool, slow_ms: u32| {
+        let yaml = format!(
+            "server:\n  port: 8080\nruntime:\n  profiling:\n    enabled: {enabled}\n    mode: full\n    \
+             thresholds:\n      slow_call_ms: {slow_ms}\n    output:\n      type: file\n      path: {}\n    \
+             include_stack_trace: true\n",
+            jsonl.display()
+        );
+        // write-then-rename, as editors and config managers do
+        let tmp = dir.join("app.yml.tmp");
+        std::fs::write(&tmp, yaml).unwrap();
+        std::fs::rename(&tmp, &app).unwrap();
+    };
+    write(true, 1);
+    let builder = flamewatch::config::Config::builder().file(&app);
+    let watch = flamewatch::config::WatchOptions::every(Duration::from_millis(20));
+    let profiler =
+        flamewatch::init_from_builder(builder, Some("runtime.profiling"), watch).unwrap();
+    assert_eq!(profiler.settings().mode, Mode::Full);
+    for _ in 0..5 {
+        let _outer = flamewatch::span("e2e.reload.outer");
+        reload_work();
+    }
+    let calls =
+        |p: &Profiler| function(&p.snapshot(), "e2e.reload.work").map_or(0, |f| f.stats.calls);
+    assert_eq!(calls(&profiler), 5);
+
+    // JSONL records were written for the slow calls and parse back whole
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let work: Vec<_> = records
+        .iter()
+        .filter(|r| r["name"] == "e2e.reload.work")
+        .collect();
+    assert_eq!(work.len(), 5, "{text}");
+    for r in &work {
+        assert!(r["duration_ms"].as_f64().unwrap() >= 2.0);
+        assert!(r["timestamp"].as_f64().unwrap() > 1.7e9);
+        assert_eq!(
+            r["stack"],
+            serde_json::json!(["e2e.reload.outer", "e2e.reload.work"])
+        );
+        assert_eq!(r["metadata"]["anomaly"], false);
+    }
+
+    // turn profiling off by editing the file: the watcher applies it without a restart
+    write(false, 1);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while profiler.settings().enabled && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!profiler.settings().enabled, "reload applied");
+    reload_work();
+    assert_eq!(
+        calls(&profiler),
+        5,
+        "nothing recorded once disabled by the file"
+    );
+
+    // an invalid edit keeps the last good configuration
+    std::fs::write(&app, "runtime:\n  profiling:\n    sample_rate: 1.5\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!profiler.settings().enabled);
+    flamewatch::init(Settings::default());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn prometheus_exposition_passes_promtool() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Full));
+    for i in 0..50 {
+        maybe_slow(1 + i % 2);
+        let _s = flamewatch::span("e2e.prom.label\"quoted\\name");
+    }
+    let text = profiler.prometheus();
+    assert!(
+        text.contains("flamewatch_function_calls_total{function=\"e2e.anomaly.work\"}"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "flamewatch_function_duration_seconds{function=\"e2e.anomaly.work\",quantile=\"0.99\"}"
+    ));
+    let Some(promtool) = which("promtool") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "promtool is required in CI (scripts/setup.sh installs it)"
+        );
+        eprintln!("promtool not installed; exposition checked by content only");
+        return;
+    };
+    let dir = temp_dir("prom");
+    let path = dir.join("metrics.txt");
+    std::fs::write(&path, &text).unwrap();
+    let out = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool rejected the exposition:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn which(tool: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(tool))
+        .find(|p| p.is_file())
 }

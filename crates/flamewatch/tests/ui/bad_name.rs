@@ -1,0 +1,6 @@
+#[flamewatch::profiled(123)]
+fn work() {}
+
+fn main() {
+    work();
+}

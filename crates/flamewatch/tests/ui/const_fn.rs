@@ -1,0 +1,8 @@
+#[flamewatch::profiled]
+const fn work() -> u8 {
+    1
+}
+
+fn main() {
+    work();
+}

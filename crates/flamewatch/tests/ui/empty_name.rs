@@ -1,0 +1,6 @@
+#[flamewatch::profiled("")]
+fn work() {}
+
+fn main() {
+    work();
+}

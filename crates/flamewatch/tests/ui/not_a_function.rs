@@ -1,0 +1,4 @@
+#[flamewatch::profiled]
+struct Work;
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[flamewatch::profiled(label = "x")]
+fn work() {}
+
+fn main() {
+    work();
+}
