@@ -1,0 +1,6 @@
+//! Integration tests of `flamewatch-bench` with real processes built by the tests.
+
+mod fixtures;
+mod gate;
+mod history;
+mod runner;
