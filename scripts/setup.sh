@@ -7,6 +7,7 @@ need_apt=()
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)      # validates /metrics output
 command -v cc >/dev/null 2>&1 || need_apt+=(gcc)                    # test programs for record
 command -v go >/dev/null 2>&1 || need_apt+=(golang-go)              # `go tool pprof` reads our pprof
+ls /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)  # trend plots
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""

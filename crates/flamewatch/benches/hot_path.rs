@@ -32,13 +32,20 @@ fn batched(iters: u64, profiler: &flamewatch::Profiler, mut f: impl FnMut()) -> 
 
 fn hot_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("call_site");
-    g.bench_function("bare_atomic_load", |b| {
-        b.iter(|| black_box(FLAG.load(Ordering::Relaxed)))
-    });
-
     let profiler = flamewatch::init(Settings::default().enabled(false));
+    g.bench_function("bare_atomic_load", |b| {
+        b.iter_custom(|iters| {
+            batched(iters, &profiler, || {
+                black_box(FLAG.load(Ordering::Relaxed));
+            })
+        })
+    });
     g.bench_function("disabled", |b| {
-        b.iter(|| black_box(flamewatch::span!("bench.disabled")))
+        b.iter_custom(|iters| {
+            batched(iters, &profiler, || {
+                drop(black_box(flamewatch::span!("bench.disabled")))
+            })
+        })
     });
 
     profiler.apply(Settings::default().sample_rate(0.01));

@@ -344,8 +344,18 @@ impl SpanGuard {
 }
 
 impl Drop for SpanGuard {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
+        if self.measurement.is_some() {
+            self.finish();
+        }
+    }
+}
+
+impl SpanGuard {
+    /// Ends a measured span; kept out of line so an unmeasured guard's drop is one test.
+    #[inline(never)]
+    fn finish(&mut self) {
         if let Some(m) = self.measurement.take() {
             m.finish(None, false);
         }
@@ -354,16 +364,21 @@ impl Drop for SpanGuard {
 
 /// Enters a span at a static call site. This is what `#[profiled]` and [`span!`](crate::span!)
 /// expand to.
-#[inline]
+#[inline(always)]
 pub fn enter(site: &'static Callsite) -> SpanGuard {
-    if !crate::COMPILED_IN {
+    if !crate::COMPILED_IN || !ENABLED.load(Ordering::Relaxed) {
         return SpanGuard::OFF;
     }
-    match decide_site(site) {
-        Decision::Measure(key) => SpanGuard {
+    enter_enabled(site)
+}
+
+#[inline]
+fn enter_enabled(site: &'static Callsite) -> SpanGuard {
+    match site.key().map(decide) {
+        Some(Decision::Measure(key)) => SpanGuard {
             measurement: Some(Measurement::start(key)),
         },
-        Decision::Counted | Decision::Skip => SpanGuard::OFF,
+        _ => SpanGuard::OFF,
     }
 }
 
