@@ -145,7 +145,11 @@ impl KeyStats {
     /// calls stop being flagged within two windows), else every window in the ring.
     fn anomaly_reference(&self, cfg: &WindowConfig, anomaly: &AnomalyConfig) -> Welford {
         let recent = self.recent(cfg);
-        if recent.count() >= anomaly.min_samples { recent } else { self.calibrated() }
+        if recent.count() >= anomaly.min_samples {
+            recent
+        } else {
+            self.calibrated()
+        }
     }
 
     /// Lifetime statistics.

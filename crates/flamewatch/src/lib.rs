@@ -130,7 +130,10 @@ pub fn init_from_builder(
         Some(section) => builder.section(section),
         None => builder,
     };
-    let handle = builder.env(std::env::vars()).watch(watch).map_err(Box::new)?;
+    let handle = builder
+        .env(std::env::vars())
+        .watch(watch)
+        .map_err(Box::new)?;
     let profiler = init_with_config(&handle.get())?;
     let rt = profiler.rt;
     handle.on_change(move |config| {
