@@ -28,6 +28,11 @@ if [[ -z "${FLAMEWATCH:-}" ]]; then
     FLAMEWATCH="$ROOT/target/release/flamewatch"
 fi
 PERF=${PERF:-/usr/bin/perf}
+if [[ ! -x "$PERF" ]]; then
+    SUDO=""
+    [[ "$(id -u)" -eq 0 ]] || SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq linux-perf >/dev/null
+fi
 
 cat >"$WORK/work.c" <<'EOF'
 #include <stdint.h>
@@ -103,6 +108,11 @@ echo
 fw_post=()
 perf_post=()
 have_inferno=0
+if ! command -v inferno-collapse-perf >/dev/null || ! command -v inferno-flamegraph >/dev/null; then
+    # the reference pipeline's tools, from crates.io, kept inside target/
+    cargo install --quiet --locked --root "$ROOT/target/bench-tools" inferno >/dev/null 2>&1 || true
+    export PATH="$ROOT/target/bench-tools/bin:$PATH"
+fi
 command -v inferno-collapse-perf >/dev/null && command -v inferno-flamegraph >/dev/null && have_inferno=1
 for ((r = 1; r <= ROUNDS; r++)); do
     out=$("$FLAMEWATCH" record -F "$HZ" -o "$WORK/fw2" -- "$WORK/work" "$ITERS" 2>/dev/null)

@@ -78,7 +78,11 @@ fn hot_path(c: &mut Criterion) {
     let registry = tracing_subscriber::registry();
     tracing::subscriber::with_default(registry, || {
         g.bench_function("registry_alone", |b| {
-            b.iter(|| drop(black_box(tracing::info_span!("bench.tracing").entered())))
+            b.iter_custom(|iters| {
+                batched(iters, &profiler, || {
+                    drop(black_box(tracing::info_span!("bench.tracing").entered()))
+                })
+            })
         });
     });
     for (label, settings) in [

@@ -105,6 +105,11 @@ pub struct BenchArgs {
     /// Write every run as CSV.
     #[arg(long, value_name = "FILE")]
     pub export_csv: Option<PathBuf>,
+    /// Record one extra run of each command with `flamewatch record` (on- and off-CPU) and
+    /// keep its flamegraph, pprof and folded stacks next to the JSON export (or in
+    /// `flamewatch-out/`).
+    #[arg(long)]
+    pub profile: bool,
 }
 
 /// Parses `10%`, `10` or `0.5%`.
@@ -510,7 +515,47 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
             export::write(&doc, exporter.as_ref(), p)?;
         }
     }
+    if args.profile {
+        let dir = args
+            .export_json
+            .as_deref()
+            .and_then(std::path::Path::parent)
+            .filter(|p| !p.as_os_str().is_empty())
+            .map_or_else(
+                || PathBuf::from("flamewatch-out"),
+                std::path::Path::to_path_buf,
+            );
+        for cfg in &cfgs {
+            profile_one(&cfg.command, &dir)?;
+        }
+    }
     Ok(outcome)
+}
+
+/// Records one extra, uncounted run of `spec` and reports the files written.
+fn profile_one(spec: &CommandSpec, dir: &std::path::Path) -> anyhow::Result<()> {
+    let Some((program, rest)) = spec.argv.split_first() else {
+        bail!("--profile: no command to record");
+    };
+    let config = flamewatch_record::RecordConfig::launch(program.clone(), rest.to_vec());
+    let formats = flamewatch_profile::Format::parse_list("svg,pprof")
+        .map_err(|e| anyhow::anyhow!("--profile: {e}"))?;
+    let (recording, _, written) = super::record::record_into(&config, dir, formats)
+        .with_context(|| format!("--profile: cannot record {}", spec.display))?;
+    if let Some(code) = recording.exit_code.filter(|c| *c != 0) {
+        eprintln!(
+            "flamewatch: warning: the profiled run of {} exited with {code}",
+            spec.display
+        );
+    }
+    for file in &written {
+        eprintln!(
+            "flamewatch: profile of {}: wrote {}",
+            spec.display,
+            file.path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Prints to stdout; a closed pipe surfaces as an io error that `main` treats as success.

@@ -7,10 +7,10 @@ use crate::Outcome;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use flamewatch_profile::output::stem_for;
-use flamewatch_profile::{Format, OutputRequest, map, report, write_all};
-use flamewatch_record::{DEFAULT_FREQUENCY, DEFAULT_STACK_SIZE, RecordConfig, record};
+use flamewatch_profile::{Format, OutputRequest, Written, map, report, write_all};
+use flamewatch_record::{DEFAULT_FREQUENCY, DEFAULT_STACK_SIZE, RecordConfig, Recording, record};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 /// Arguments of `flamewatch record`.
@@ -103,21 +103,30 @@ impl RecordArgs {
     }
 }
 
+/// Records `config` and writes `formats` (folded always included) into `dir`.
+pub(crate) fn record_into(
+    config: &RecordConfig,
+    dir: &Path,
+    formats: Vec<Format>,
+) -> anyhow::Result<(Recording, OutputRequest, Vec<Written>)> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let started = SystemTime::now();
+    let recording = record(config)?;
+    for warning in &recording.summary.warnings {
+        eprintln!("flamewatch: warning: {warning}");
+    }
+    let request = OutputRequest::new(dir, stem_for(&config.name()), started).with_formats(formats);
+    let written = write_all(&recording.profile, &request)
+        .with_context(|| format!("cannot write the profile into {}", dir.display()))?;
+    Ok((recording, request, written))
+}
+
 /// Runs `flamewatch record`.
 pub fn run(args: RecordArgs) -> anyhow::Result<Outcome> {
     let formats = Format::parse_list(&args.format).map_err(|e| anyhow!("--format: {e}"))?;
     let config = args.config()?;
-    std::fs::create_dir_all(&args.output)
-        .with_context(|| format!("cannot create output directory {}", args.output.display()))?;
-    let started = SystemTime::now();
-    let recording = record(&config)?;
-    for warning in &recording.summary.warnings {
-        eprintln!("flamewatch: warning: {warning}");
-    }
-    let request =
-        OutputRequest::new(&args.output, stem_for(&config.name()), started).with_formats(formats);
-    let written = write_all(&recording.profile, &request)
-        .with_context(|| format!("cannot write the profile into {}", args.output.display()))?;
+    let (recording, request, written) = record_into(&config, &args.output, formats)?;
     let map = map::build(&recording.profile, request.map);
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(report::render(&recording.profile, &map).as_bytes())?;

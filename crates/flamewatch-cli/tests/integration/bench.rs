@@ -371,3 +371,46 @@ fn errors_exit_2_with_one_clear_line() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("--shell"));
 }
+
+#[test]
+fn profile_keeps_a_flamegraph_and_pprof_next_to_the_json() {
+    let _g = serial();
+    let d = Dir::new("profile");
+    let json = d.join("results/bench.json");
+    std::fs::create_dir_all(d.join("results")).unwrap();
+    let o = flamewatch(
+        &d.0,
+        &[
+            "bench",
+            "--warmup",
+            "0",
+            "--runs",
+            "3",
+            "--profile",
+            "--export-json",
+            json.to_str().unwrap(),
+            "--",
+            burn(),
+            "60",
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let files: Vec<String> = std::fs::read_dir(d.join("results"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for ext in [".svg", ".pb.gz", ".folded", ".json"] {
+        assert!(
+            files.iter().any(|f| f.ends_with(ext)),
+            "no {ext} in {files:?}\n{err}"
+        );
+    }
+    let folded = files.iter().find(|f| f.ends_with(".folded")).unwrap();
+    let stacks = std::fs::read_to_string(d.join("results").join(folded)).unwrap();
+    assert!(
+        stacks.lines().any(|l| l.contains("main")),
+        "the profiled run has the program's stacks:\n{stacks}"
+    );
+    assert!(err.contains("profile of"), "{err}");
+}
