@@ -740,32 +740,10 @@ async fn delete_baseline(State(api): State<Api>, Path(name): Path<String>) -> Ap
 
 /// The Prometheus text exposition of functions and endpoints.
 pub fn metrics_text(http: &HttpProfiler) -> Result<String, ApiError> {
-    use flamewatch::output::prometheus::{FunctionStats, MetricFamily, encode, function_families};
-    let functions = snapshot().map(|s| s.functions).unwrap_or_default();
-    let quantiles: Vec<Vec<(f64, f64)>> = functions
-        .iter()
-        .map(|f| {
-            let s = &f.stats;
-            vec![
-                (0.5, s.p50_ns as f64 / 1e9),
-                (0.9, s.p90_ns as f64 / 1e9),
-                (0.95, s.p95_ns as f64 / 1e9),
-                (0.99, s.p99_ns as f64 / 1e9),
-            ]
-        })
-        .collect();
-    let stats: Vec<FunctionStats<'_>> = functions
-        .iter()
-        .zip(&quantiles)
-        .map(|(f, q)| FunctionStats {
-            name: &f.name,
-            calls: f.stats.calls,
-            sampled: f.stats.sampled,
-            sum_seconds: f.stats.sum_ns as f64 / 1e9,
-            quantiles: q,
-        })
-        .collect();
-    let mut families = function_families(&stats);
+    use flamewatch::output::prometheus::{MetricFamily, encode};
+    let mut families = flamewatch::profiler()
+        .map(|p| p.metric_families())
+        .unwrap_or_default();
     let mut requests = MetricFamily::counter(
         "flamewatch_http_requests_total",
         "HTTP requests seen, per endpoint.",

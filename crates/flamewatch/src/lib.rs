@@ -189,7 +189,15 @@ impl Profiler {
     /// The Prometheus text exposition: per-function summaries and call counters, plus the
     /// profiler's own health, output and configuration counters.
     pub fn prometheus(&self) -> String {
-        use output::prometheus::{FunctionStats, MetricFamily, encode, function_families};
+        // Every name here is fixed and every label value is escaped by the encoder, so encoding
+        // cannot fail; an empty answer is still better than a partial exposition.
+        output::prometheus::encode(&self.metric_families()).unwrap_or_default()
+    }
+
+    /// The metric families behind [`Profiler::prometheus`], for an application that adds its
+    /// own before encoding.
+    pub fn metric_families(&self) -> Vec<output::prometheus::MetricFamily> {
+        use output::prometheus::{FunctionStats, MetricFamily, function_families};
         let snap = self.snapshot();
         let quantiles: Vec<[(f64, f64); 4]> = snap
             .functions
@@ -277,9 +285,8 @@ impl Profiler {
         if let Some(handle) = config.as_ref() {
             families.extend(handle.metric_families());
         }
-        // Every name here is fixed and every label value is escaped by the encoder, so encoding
-        // cannot fail; an empty answer is still better than a partial exposition.
-        encode(&families).unwrap_or_default()
+        drop(config);
+        families
     }
 
     /// The human summary of [`Profiler::snapshot`].
