@@ -6,6 +6,7 @@
 //! include the latest calls) and the periodic pass never consume concurrently. Any panic in a
 //! pass is caught, counted in `health.contained_panics`, and never reaches the host.
 
+use crate::breaker::Breaker;
 use crate::local::{Event, NO_KEY, ThreadBuffer};
 use crate::output::{Emitter, Record};
 use crate::registry::KeyId;
@@ -70,6 +71,8 @@ struct State {
     baselines: BTreeMap<String, HashMap<KeyId, Frozen>>,
     hooks: Vec<AnomalyHook>,
     emitter: Option<Arc<Emitter>>,
+    /// Created (and calibrated) on the collector's first pass.
+    breaker: Option<Breaker>,
 }
 
 /// Aggregates what every thread records.
@@ -184,6 +187,18 @@ impl Collector {
         }
         threads.retain(|t| !t.buffer.is_closed());
         state.threads = threads;
+        let breaker = state.breaker.get_or_insert_with(Breaker::new);
+        if breaker.due(&settings.breaker, now) {
+            let (mut calls, mut sampled) = (0, 0);
+            for ks in state.keys.iter().flatten() {
+                calls += ks.stats.total().calls();
+                sampled += ks.stats.total().sampled();
+            }
+            let busy = self.busy_ns.load(Ordering::Relaxed);
+            if let Some(b) = state.breaker.as_mut() {
+                b.evaluate(&settings.breaker, now, calls, sampled, busy);
+            }
+        }
         if force_regressions || now.saturating_sub(state.last_regression_ns) >= REGRESSION_EVERY_NS
         {
             state.last_regression_ns = now;
@@ -387,6 +402,7 @@ impl Collector {
             health: Health {
                 dropped_events: dropped,
                 dropped_records: state.emitter.as_ref().map_or(0, |e| e.dropped()),
+                breaker: state.breaker.as_ref().map(|b| b.status(&settings.breaker)),
                 contained_panics: self.contained_panics.load(Ordering::Relaxed),
                 keys: names.len(),
                 keys_over_cap: rt.registry.overflowed(),

@@ -37,6 +37,7 @@
 //! [`snapshot::Health::contained_panics`].
 
 pub mod alloc;
+mod breaker;
 mod collector;
 pub mod config;
 mod future;
@@ -50,6 +51,7 @@ mod span;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
 
+pub use breaker::{BreakerSettings, BreakerState, BreakerStatus};
 pub use collector::AnomalyHook;
 pub use flamewatch_core::detect::Comparison;
 pub use flamewatch_core::severity::{Severity, SeverityBounds};
@@ -245,6 +247,23 @@ impl Profiler {
             regressions = regressions.with_value(&labels, r.change_pct / 100.0);
         }
         let h = snap.health;
+        if let Some(b) = h.breaker {
+            let open = f64::from(u8::from(b.state == BreakerState::Open));
+            families.extend([
+                MetricFamily::gauge(
+                    "flamewatch_overhead_ratio",
+                    "Estimated profiler overhead over the last period, as a fraction of process CPU time.",
+                )
+                .with_value(&[], b.overhead_pct / 100.0),
+                MetricFamily::gauge(
+                    "flamewatch_breaker_open",
+                    "1 while the circuit breaker has stopped deep tracing.",
+                )
+                .with_value(&[], open),
+                MetricFamily::counter("flamewatch_breaker_trips_total", "Times the circuit breaker opened.")
+                    .with_value(&[], b.trips as f64),
+            ]);
+        }
         let counter =
             |name: &str, help: &str, v: f64| MetricFamily::counter(name, help).with_value(&[], v);
         let gauge =

@@ -5,6 +5,7 @@
 //! the hot path reads as relaxed atomics and bumps a generation counter so every call site
 //! re-evaluates its target filter once; nothing on the hot path takes a lock.
 
+use crate::breaker::BreakerSettings;
 use crate::config::Config;
 use flamewatch_core::detect::{AnomalyConfig, RegressionConfig};
 use flamewatch_core::window::WindowConfig;
@@ -41,6 +42,8 @@ pub struct Settings {
     /// At `level: detailed`, calls allocating more are offered to the output too
     /// (`thresholds.memory_mb`).
     pub memory_alert_bytes: u64,
+    /// The self-overhead circuit breaker (`overhead.max_pct`).
+    pub breaker: BreakerSettings,
 }
 
 impl Default for Settings {
@@ -58,6 +61,7 @@ impl Default for Settings {
             max_anomalies: 1_000,
             slow_call_ns: 500_000_000,
             memory_alert_bytes: 50 << 20,
+            breaker: BreakerSettings::default(),
         }
     }
 }
@@ -90,6 +94,10 @@ impl From<&Config> for Settings {
             max_anomalies: defaults.max_anomalies,
             slow_call_ns: (c.thresholds.slow_call_ms.max(0.0) * 1e6) as u64,
             memory_alert_bytes: (c.thresholds.memory_mb.max(0.0) * 1048576.0) as u64,
+            breaker: BreakerSettings {
+                max_pct: c.overhead.max_pct,
+                ..defaults.breaker
+            },
         }
     }
 }
@@ -148,6 +156,12 @@ impl Settings {
     /// Sets the regression detector.
     pub fn regression(mut self, regression: RegressionConfig) -> Self {
         self.regression = regression;
+        self
+    }
+
+    /// Sets the circuit breaker.
+    pub fn breaker(mut self, breaker: BreakerSettings) -> Self {
+        self.breaker = breaker;
         self
     }
 

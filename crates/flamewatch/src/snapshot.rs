@@ -142,6 +142,8 @@ pub struct Health {
     pub dropped_events: u64,
     /// Output records dropped by the `max_records_per_minute` rate limit.
     pub dropped_records: u64,
+    /// The self-overhead circuit breaker (absent until the collector's first pass).
+    pub breaker: Option<crate::BreakerStatus>,
     /// Panics inside profiler code that were contained.
     pub contained_panics: u64,
     /// Distinct keys.

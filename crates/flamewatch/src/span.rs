@@ -11,6 +11,7 @@
 //!    read now and one at drop, then the event goes to the thread's bounded ring.
 
 use crate::alloc;
+use crate::breaker;
 use crate::local::{Event, NO_KEY, STACK_DEPTH, ThreadBuffer};
 use crate::registry::{KeyId, dotted, matches_targets};
 use crate::runtime::{DETAILED, ENABLED, GENERATION, Runtime, sample_probability};
@@ -108,7 +109,7 @@ impl Local {
     #[inline]
     fn sample(&self) -> bool {
         if let Some(forced) = self.forced.get() {
-            return forced;
+            return forced && !breaker::OPEN.load(Ordering::Relaxed);
         }
         let skip = self.skip.get();
         if skip > 0 {
@@ -116,7 +117,9 @@ impl Local {
             false
         } else {
             self.skip.set(self.draw_skip());
-            true
+            // The countdown runs on while the breaker is open, so sampling resumes at the
+            // configured rate when it closes.
+            !breaker::OPEN.load(Ordering::Relaxed)
         }
     }
 

@@ -36,7 +36,12 @@ fn gate_exits_1_after_an_injected_slowdown_against_a_frozen_baseline() {
         windows: 100,
         recent_windows: 2,
     };
-    flamewatch::init(Settings::default().mode(Mode::Full).window(window));
+    flamewatch::init(
+        Settings::default()
+            .breaker(flamewatch::BreakerSettings::off())
+            .mode(Mode::Full)
+            .window(window),
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

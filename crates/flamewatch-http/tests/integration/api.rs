@@ -142,7 +142,13 @@ fn error_code(text: &str) -> String {
 fn token_errors_breakdowns_metrics_and_clear() {
     let _serial = crate::serial();
     // Other tests' functions (same process-wide profiler) must not reach this gate.
-    flamewatch::init(Settings::default().mode(Mode::Sampling).sample_rate(0.01)).clear();
+    flamewatch::init(
+        Settings::default()
+            .breaker(flamewatch::BreakerSettings::off())
+            .mode(Mode::Sampling)
+            .sample_rate(0.01),
+    )
+    .clear();
     let s = Service::start(Some("s3cret"));
 
     let (status, text) = s.call("GET", "/stats", None, None);
@@ -286,7 +292,12 @@ fn gate_warns_on_medium_until_acknowledged_and_blocks_on_high() {
         windows: 100,
         recent_windows: 2,
     };
-    flamewatch::init(Settings::default().mode(Mode::Full).window(window));
+    flamewatch::init(
+        Settings::default()
+            .breaker(flamewatch::BreakerSettings::off())
+            .mode(Mode::Full)
+            .window(window),
+    );
     let s = Service::start(None);
     s.json("DELETE", "/data", None);
 

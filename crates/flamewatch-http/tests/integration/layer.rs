@@ -186,7 +186,12 @@ async fn rate_handler() -> String {
 fn one_percent_sampling_is_binomial_and_reaches_profiled_functions() {
     let _serial = crate::serial();
     runtime().block_on(async {
-        let profiler = flamewatch::init(Settings::default().mode(Mode::Sampling).sample_rate(0.01));
+        let profiler = flamewatch::init(
+            Settings::default()
+                .breaker(flamewatch::BreakerSettings::off())
+                .mode(Mode::Sampling)
+                .sample_rate(0.01),
+        );
         let http = HttpProfiler::new(HttpConfig::default());
         let app = Router::new()
             .route("/rate/{id}", get(rate_handler))
@@ -257,7 +262,12 @@ fn one_percent_sampling_is_binomial_and_reaches_profiled_functions() {
 fn low_traffic_endpoints_get_guaranteed_samples() {
     let _serial = crate::serial();
     runtime().block_on(async {
-        flamewatch::init(Settings::default().mode(Mode::Sampling).sample_rate(0.0));
+        flamewatch::init(
+            Settings::default()
+                .breaker(flamewatch::BreakerSettings::off())
+                .mode(Mode::Sampling)
+                .sample_rate(0.0),
+        );
         let http = HttpProfiler::new(
             HttpConfig::default().recorder(RecorderConfig::default().min_sampled_per_window(3)),
         );
@@ -331,7 +341,12 @@ async fn a_request_dropped_unfinished_is_recorded_as_cancelled() {
 fn a_slow_endpoint_triggers_a_bounded_full_capture_then_cools_down() {
     let _serial = crate::serial();
     runtime().block_on(async {
-        flamewatch::init(Settings::default().mode(Mode::Sampling).sample_rate(0.0));
+        flamewatch::init(
+            Settings::default()
+                .breaker(flamewatch::BreakerSettings::off())
+                .mode(Mode::Sampling)
+                .sample_rate(0.0),
+        );
         let trigger = flamewatch_http::record::TriggerConfig {
             p95_ns: 3_000_000,
             duration_ns: 150_000_000,

@@ -5,16 +5,21 @@
 //! use names no other test uses.
 
 use flamewatch::snapshot::{FunctionStats, Snapshot};
-use flamewatch::{Level, Mode, Profiler, Settings, profiled};
+use flamewatch::{BreakerSettings, BreakerState, Level, Mode, Profiler, Settings, profiled};
 use std::hint::black_box;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 static EXCLUSIVE: Mutex<()> = Mutex::new(());
 
+/// Takes the profiler for one test. The circuit breaker is off: debug-build loops of trivial
+/// calls would trip it and change what the test measures (it has its own test).
 fn exclusive(settings: Settings) -> (MutexGuard<'static, ()>, Profiler) {
     let guard = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
-    (guard, flamewatch::init(settings))
+    (
+        guard,
+        flamewatch::init(settings.breaker(BreakerSettings::off())),
+    )
 }
 
 fn function<'a>(snap: &'a Snapshot, name: &str) -> Option<&'a FunctionStats> {
@@ -524,4 +529,68 @@ fn which(tool: &str) -> Option<std::path::PathBuf> {
         .split(':')
         .map(|d| std::path::Path::new(d).join(tool))
         .find(|p| p.is_file())
+}
+
+#[profiled("e2e.breaker.call")]
+fn breaker_call(x: u64) -> u64 {
+    black_box(x).wrapping_mul(3)
+}
+
+#[test]
+fn circuit_breaker_stops_deep_tracing_when_overhead_is_too_high_and_retries() {
+    let (_g, profiler) = exclusive(Settings::default());
+    let mut strict = BreakerSettings::default();
+    strict.max_pct = 0.000_001; // any measurable overhead is too much
+    strict.consecutive = 2;
+    strict.period = Duration::from_millis(50);
+    strict.cooldown = Duration::from_millis(300);
+    profiler.apply(Settings::default().mode(Mode::Full).breaker(strict));
+    let state = |p: &Profiler| p.snapshot().health.breaker.map(|b| b.state);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state(&profiler) != Some(BreakerState::Open) && Instant::now() < deadline {
+        for i in 0..10_000 {
+            breaker_call(i);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let snap = profiler.snapshot();
+    let status = snap.health.breaker.expect("breaker status");
+    assert_eq!(status.state, BreakerState::Open, "{status:?}");
+    assert!(status.trips >= 1 && status.overhead_pct > strict.max_pct);
+    assert!(profiler.prometheus().contains("flamewatch_breaker_open 1"));
+    // open: calls are still counted, none is measured
+    let before = function(&snap, "e2e.breaker.call").unwrap().stats.clone();
+    for i in 0..1_000 {
+        breaker_call(i);
+    }
+    let after = function(&profiler.snapshot(), "e2e.breaker.call")
+        .unwrap()
+        .stats
+        .clone();
+    if profiler.snapshot().health.breaker.unwrap().state == BreakerState::Open {
+        assert_eq!(after.sampled, before.sampled, "no deep tracing while open");
+    }
+    assert_eq!(after.calls, before.calls + 1_000, "calls are still counted");
+    // a generous limit: after the cooldown the breaker retries and closes
+    let mut lenient = strict;
+    lenient.max_pct = 100.0;
+    profiler.apply(Settings::default().mode(Mode::Full).breaker(lenient));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while state(&profiler) != Some(BreakerState::Closed) && Instant::now() < deadline {
+        breaker_call(1);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(state(&profiler), Some(BreakerState::Closed));
+    let sampled = function(&profiler.snapshot(), "e2e.breaker.call")
+        .unwrap()
+        .stats
+        .sampled;
+    for i in 0..100 {
+        breaker_call(i);
+    }
+    let now = function(&profiler.snapshot(), "e2e.breaker.call")
+        .unwrap()
+        .stats
+        .sampled;
+    assert_eq!(now, sampled + 100, "deep tracing resumed");
 }
