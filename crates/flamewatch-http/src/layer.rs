@@ -1,95 +1,23 @@
-//! The `tower` Layer that measures every request, and the future wrappers that carry a
-//! request's sampling decision into the code it runs.
+//! The `tower` Layer that measures every request and carries its sampling decision and
+//! context into the code it runs.
 //!
 //! The decision is made once, when the request enters the service, and lives in the response
-//! future: every poll runs inside [`flamewatch::with_sampling`], so whichever worker thread
+//! future as a [`flamewatch::Scope`]: every poll runs inside it, so whichever worker thread
 //! polls it, the `#[profiled]` functions the handler calls are measured exactly when the
-//! request is sampled. [`propagate`] gives a spawned task the decision of the request that
-//! spawns it.
+//! request is sampled, and each measured call carries the request's method, route template,
+//! user, request id and (once known) status. [`flamewatch::propagate`] gives a spawned task
+//! the scope of the request that spawns it.
 
 use crate::Shared;
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
+use flamewatch::{Request as RequestScope, Scope};
 use pin_project_lite::pin_project;
 use std::borrow::Cow;
-use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-
-thread_local! {
-    /// The sampling decision of the request being polled on this thread.
-    static CURRENT: Cell<Option<bool>> = const { Cell::new(None) };
-}
-
-/// Polls `f` with this thread's request decision set to `sampled`.
-fn in_scope<R>(sampled: bool, f: impl FnOnce() -> R) -> R {
-    struct Restore(Option<bool>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            let _ = CURRENT.try_with(|c| c.set(self.0));
-        }
-    }
-    let previous = CURRENT
-        .try_with(|c| c.replace(Some(sampled)))
-        .ok()
-        .flatten();
-    let _restore = Restore(previous);
-    flamewatch::with_sampling(sampled, f)
-}
-
-/// The sampling decision of the request being handled on this thread, if any.
-pub fn current_sampled() -> Option<bool> {
-    CURRENT.try_with(Cell::get).ok().flatten()
-}
-
-pin_project! {
-    /// A future whose every poll runs with a fixed sampling decision.
-    #[derive(Debug)]
-    pub struct Sampled<F> {
-        #[pin]
-        inner: F,
-        sampled: Option<bool>,
-    }
-}
-
-impl<F: Future> Future for Sampled<F> {
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        match *this.sampled {
-            Some(s) => in_scope(s, || this.inner.poll(cx)),
-            None => this.inner.poll(cx),
-        }
-    }
-}
-
-/// Wraps `fut` (typically before `tokio::spawn`) so it inherits the sampling decision of the
-/// request being handled where `propagate` is called; outside a request it is left alone.
-///
-/// ```
-/// # async fn handler() {
-/// let task = flamewatch_http::propagate(async { /* profiled work */ });
-/// # let _ = task;
-/// // tokio::spawn(task);
-/// # }
-/// ```
-pub fn propagate<F: Future>(fut: F) -> Sampled<F> {
-    Sampled {
-        inner: fut,
-        sampled: current_sampled(),
-    }
-}
-
-/// Wraps `fut` so every profiled call inside it is measured (`true`) or skipped (`false`).
-pub fn with_decision<F: Future>(sampled: bool, fut: F) -> Sampled<F> {
-    Sampled {
-        inner: fut,
-        sampled: Some(sampled),
-    }
-}
 
 /// Measures every request to the wrapped service. Build it with
 /// [`crate::HttpProfiler::layer`].
@@ -162,7 +90,24 @@ where
             .recorder
             .decide(&endpoint, threshold, enabled, start_ns)
             .sampled();
-        let inner = in_scope(sampled, || self.inner.call(req));
+        let mut scope = if sampled {
+            // Only sampled requests carry a context: unsampled calls are merely counted.
+            let mut r = RequestScope::new(&endpoint.method, &endpoint.route);
+            if let Some(u) = &user {
+                r = r.with_user(u.as_str());
+            }
+            if let Some(id) = req
+                .headers()
+                .get(&shared.config.request_id_header)
+                .and_then(|v| v.to_str().ok())
+            {
+                r = r.with_id(id);
+            }
+            Scope::request(Arc::new(r))
+        } else {
+            Scope::sampled(false)
+        };
+        let inner = scope.enter(|| self.inner.call(req));
         ResponseFuture {
             inner,
             done: Some(Done {
@@ -172,7 +117,7 @@ where
                 start_ns,
                 sampled,
             }),
-            sampled,
+            scope,
         }
     }
 }
@@ -186,7 +131,10 @@ struct Done {
 }
 
 impl Done {
-    fn finish(self, status: u16) {
+    fn finish(self, status: u16, scope: &Scope) {
+        if let Some(request) = scope.request_ref() {
+            request.set_status(status);
+        }
         let end = self.shared.recorder.now_ns();
         let user = self
             .user
@@ -215,13 +163,14 @@ pin_project! {
         #[pin]
         inner: F,
         done: Option<Done>,
-        sampled: bool,
+        scope: Scope,
     }
 
     impl<F> PinnedDrop for ResponseFuture<F> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(done) = this.project().done.take() {
-                done.finish(CANCELLED_STATUS);
+            let this = this.project();
+            if let Some(done) = this.done.take() {
+                done.finish(CANCELLED_STATUS, this.scope);
             }
         }
     }
@@ -230,7 +179,7 @@ pin_project! {
 impl<F> std::fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture")
-            .field("sampled", &self.sampled)
+            .field("sampled", &self.scope.is_sampled())
             .finish_non_exhaustive()
     }
 }
@@ -243,11 +192,15 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let out = in_scope(*this.sampled, || this.inner.poll(cx));
+        let inner = this.inner;
+        let out = this.scope.enter(|| inner.poll(cx));
         if let Poll::Ready(result) = &out
             && let Some(done) = this.done.take()
         {
-            done.finish(result.as_ref().map_or(500, |r| r.status().as_u16()));
+            done.finish(
+                result.as_ref().map_or(500, |r| r.status().as_u16()),
+                this.scope,
+            );
         }
         out
     }

@@ -28,10 +28,8 @@ mod layer;
 pub mod record;
 
 pub use api::{ApiConfig, ApiServer};
-pub use layer::{
-    CANCELLED_STATUS, ProfilingLayer, ProfilingService, ResponseFuture, Sampled, current_sampled,
-    propagate, with_decision,
-};
+pub use flamewatch::{Scope, Scoped, propagate};
+pub use layer::{CANCELLED_STATUS, ProfilingLayer, ProfilingService, ResponseFuture};
 pub use record::{Recorder, RecorderConfig};
 
 use axum::http::{Extensions, Method, Request, Uri};
@@ -48,7 +46,7 @@ pub type RouteFn = dyn Fn(&Method, &Uri, &Extensions) -> Option<Cow<'static, str
 pub type UserFn = dyn Fn(&Extensions) -> Option<String> + Send + Sync;
 
 /// How requests are keyed. Defaults: route from axum's `MatchedPath`, no user id.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpConfig {
     /// Custom route extractor, replacing `MatchedPath`.
@@ -59,8 +57,24 @@ pub struct HttpConfig {
     pub user: Option<Arc<UserFn>>,
     /// When set, user ids are replaced by a 16-hex-digit keyed hash with this salt.
     pub hash_users: Option<u64>,
+    /// Header whose value becomes the request id of sampled requests (default
+    /// `x-request-id`; without it an id is generated).
+    pub request_id_header: axum::http::HeaderName,
     /// Caps and sampling guarantees.
     pub recorder: RecorderConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            route: None,
+            user_header: None,
+            user: None,
+            hash_users: None,
+            request_id_header: axum::http::HeaderName::from_static("x-request-id"),
+            recorder: RecorderConfig::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for HttpConfig {
@@ -70,6 +84,7 @@ impl std::fmt::Debug for HttpConfig {
             .field("user_header", &self.user_header)
             .field("custom_user", &self.user.is_some())
             .field("hash_users", &self.hash_users.is_some())
+            .field("request_id_header", &self.request_id_header)
             .field("recorder", &self.recorder)
             .finish()
     }
@@ -94,6 +109,16 @@ impl HttpConfig {
             axum::http::HeaderName::try_from(name)
                 .expect("user header must be a valid header name"),
         );
+        self
+    }
+
+    /// Takes request ids from header `name` instead of `x-request-id`.
+    ///
+    /// # Panics
+    /// If `name` is not a valid header name.
+    pub fn request_id_header(mut self, name: &str) -> Self {
+        self.request_id_header = axum::http::HeaderName::try_from(name)
+            .expect("request id header must be a valid header name");
         self
     }
 

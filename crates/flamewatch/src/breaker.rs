@@ -9,6 +9,12 @@
 //! **opens**: no call is sampled any more (calls are still counted, endpoint statistics go on).
 //! After `cooldown` it goes **half-open** and samples again; one period over the limit opens it
 //! again with twice the cooldown (up to 16×), one period under closes it.
+//!
+//! A period only counts as over the limit when the estimated cost is also large in absolute
+//! terms (at least [`BreakerSettings::min_cost_per_s`] of CPU per second, 10 ms — 1 % of one
+//! core — by default): a mostly idle service spends almost no CPU, so the collector's small
+//! fixed cost (about 1 ms per second in a debug build) is a large share of it without harming
+//! anything, and opening the breaker would only lose samples without removing that cost.
 
 use crate::local::{Event, ThreadBuffer};
 use serde::Serialize;
@@ -30,6 +36,9 @@ pub struct BreakerSettings {
     pub period: Duration,
     /// First cooldown before retrying. Default 30 s.
     pub cooldown: Duration,
+    /// Estimated overhead below this much CPU per second is never judged excessive, whatever
+    /// its percentage (an idle process). Default 10 ms (1 % of one core).
+    pub min_cost_per_s: Duration,
 }
 
 impl Default for BreakerSettings {
@@ -39,6 +48,7 @@ impl Default for BreakerSettings {
             consecutive: 3,
             period: Duration::from_secs(1),
             cooldown: Duration::from_secs(30),
+            min_cost_per_s: Duration::from_millis(10),
         }
     }
 }
@@ -142,6 +152,18 @@ fn calibrate() -> (f64, f64) {
     (call.max(0.5), sample.max(call))
 }
 
+/// The overhead of one period in percent of the process CPU time, and whether it is over the
+/// limit: both the share and the absolute cost (against [`BreakerSettings::min_cost_per_s`]).
+fn judge(s: &BreakerSettings, cost_ns: f64, cpu_ns: u64, elapsed_ns: u64) -> (f64, bool) {
+    let pct = if cpu_ns > 0 {
+        cost_ns / cpu_ns as f64 * 100.0
+    } else {
+        0.0
+    };
+    let floor_ns = s.min_cost_per_s.as_nanos() as f64 * (elapsed_ns as f64 / 1e9);
+    (pct, pct > s.max_pct && cost_ns >= floor_ns)
+}
+
 impl Breaker {
     pub(crate) fn new() -> Self {
         let (call_cost_ns, sample_cost_ns) = calibrate();
@@ -195,14 +217,11 @@ impl Breaker {
         let cost = d_unsampled as f64 * self.call_cost_ns
             + d_sampled as f64 * self.sample_cost_ns
             + d_busy as f64;
-        self.overhead_pct = if d_cpu > 0 {
-            cost / d_cpu as f64 * 100.0
-        } else {
-            0.0
-        };
+        let elapsed_ns = now_ns.saturating_sub(self.period_start_ns);
+        let over;
+        (self.overhead_pct, over) = judge(s, cost, d_cpu, elapsed_ns);
         (self.period_start_ns, self.start_cpu_ns) = (now_ns, cpu);
         (self.start_calls, self.start_sampled, self.start_busy_ns) = (calls, sampled, busy_ns);
-        let over = self.overhead_pct > s.max_pct;
         match self.state {
             BreakerState::Closed => {
                 self.over = if over { self.over + 1 } else { 0 };
@@ -259,6 +278,7 @@ mod tests {
             consecutive: 2,
             period: Duration::from_millis(1),
             cooldown: Duration::from_millis(10),
+            min_cost_per_s: Duration::from_millis(1),
         }
     }
 
@@ -289,6 +309,25 @@ mod tests {
         b.evaluate(&s, now, calls, 0, 0);
         assert_eq!(b.state, BreakerState::Closed);
         assert!(b.overhead_pct < 2.0);
+    }
+
+    #[test]
+    fn a_tiny_absolute_cost_never_trips_however_large_its_share() {
+        let s = BreakerSettings::default();
+        // A nearly idle second: 30 ms of process CPU, 1 ms of it the collector → 3.3 %, but
+        // under 10 ms/s.
+        let (pct, over) = judge(&s, 1_000_000.0, 30_000_000, 1_000_000_000);
+        assert!((pct - 100.0 / 30.0).abs() < 1e-9, "{pct}");
+        assert!(!over);
+        // The same share at 20 ms of cost is over both limits; so is it over half a second.
+        let (pct, over) = judge(&s, 20_000_000.0, 600_000_000, 1_000_000_000);
+        assert!((pct - 100.0 / 30.0).abs() < 1e-9 && over);
+        assert!(judge(&s, 10_000_000.0, 300_000_000, 500_000_000).1);
+        // A large absolute cost under the share limit is fine.
+        let (_, over) = judge(&s, 15_000_000.0, 1_000_000_000, 1_000_000_000);
+        assert!(!over);
+        // No CPU measured: 0 %, never over.
+        assert_eq!(judge(&s, 1e9, 0, 1_000_000_000), (0.0, false));
     }
 
     #[test]

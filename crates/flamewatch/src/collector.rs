@@ -283,6 +283,7 @@ impl Collector {
             stack.reverse();
             stack.push(record.name.clone());
             record.stack = Some(stack);
+            record.request = e.request.as_deref().map(crate::Request::context);
             emitter.emit(&record);
         }
         let Some(hit) = hit else { return };
@@ -300,6 +301,7 @@ impl Collector {
                 .take_while(|&&k| k != NO_KEY)
                 .map(|&k| name_of(k))
                 .collect(),
+            request: e.request.as_deref().map(crate::Request::context),
         };
         state.anomalies_total += 1;
         for hook in &state.hooks {

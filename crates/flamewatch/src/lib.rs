@@ -44,6 +44,7 @@ mod future;
 mod local;
 pub mod output;
 mod registry;
+mod request;
 mod runtime;
 mod settings;
 pub mod snapshot;
@@ -58,6 +59,7 @@ pub use flamewatch_core::severity::{Severity, SeverityBounds};
 pub use flamewatch_macros::profiled;
 pub use future::{Instrumented, instrument};
 pub use registry::OTHER;
+pub use request::{MAX_ID_LEN, Request, Scope, Scoped, propagate};
 pub use settings::{Level, Mode, Settings};
 pub use span::{Callsite, SpanGuard, enter, span, start, stop};
 #[cfg(feature = "tracing")]

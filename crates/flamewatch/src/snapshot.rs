@@ -110,6 +110,10 @@ pub struct Anomaly {
     pub timestamp: f64,
     /// Enclosing spans, innermost first.
     pub stack: Vec<String>,
+    /// The request the call ran in (status included once the response was known when the
+    /// call was processed), if it ran inside a request scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<crate::output::RequestContext>,
 }
 
 /// One regression.

@@ -14,6 +14,7 @@ use crate::alloc;
 use crate::breaker;
 use crate::local::{Event, NO_KEY, STACK_DEPTH, ThreadBuffer};
 use crate::registry::{KeyId, dotted, matches_targets};
+use crate::request::Request;
 use crate::runtime::{DETAILED, ENABLED, GENERATION, Runtime, sample_probability};
 use std::cell::Cell;
 use std::sync::Arc;
@@ -78,6 +79,8 @@ struct Local {
     rng: Cell<u64>,
     /// Request-level sampling decision in force on this thread, if any.
     forced: Cell<Option<bool>>,
+    /// The request this thread is working for, lent by [`with_scope`].
+    request: Cell<Option<Arc<Request>>>,
     /// Keys of the sampled spans open on this thread (innermost last).
     stack: Cell<[KeyId; STACK_DEPTH]>,
     depth: Cell<usize>,
@@ -95,14 +98,19 @@ impl Local {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let seed = (Arc::as_ptr(&buffer) as u64).rotate_left(17) ^ u64::from(nanos);
-        Local {
+        let local = Local {
             skip: Cell::new(0),
             rng: Cell::new(seed | 1),
             forced: Cell::new(None),
+            request: Cell::new(None),
             stack: Cell::new([NO_KEY; STACK_DEPTH]),
             depth: Cell::new(0),
             buffer,
-        }
+        };
+        // The first call is drawn like every other (a countdown starting at 0 would sample
+        // each thread's first call whatever the rate).
+        local.skip.set(local.draw_skip());
+        local
     }
 
     /// Decides whether this call is measured.
@@ -230,6 +238,60 @@ pub(crate) fn with_forced<R>(sampled: Option<bool>, f: impl FnOnce() -> R) -> R 
     f()
 }
 
+/// Runs `f` with this thread's scope set to `sampled` and `request`, which is moved into the
+/// thread for the duration and handed back afterwards (the previous scope is restored).
+pub(crate) fn with_scope<R>(
+    sampled: Option<bool>,
+    request: &mut Option<Arc<Request>>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore<'a> {
+        forced: Option<bool>,
+        previous: Option<Arc<Request>>,
+        lent: &'a mut Option<Arc<Request>>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let previous = self.previous.take();
+            let forced = self.forced;
+            if let Ok(back) = LOCAL.try_with(|l| {
+                l.forced.set(forced);
+                l.request.replace(previous)
+            }) {
+                *self.lent = back;
+            }
+        }
+    }
+    let mut lent = request.take();
+    let entered = LOCAL.try_with(|l| (l.forced.replace(sampled), l.request.replace(lent.take())));
+    match entered {
+        Ok((forced, previous)) => {
+            let _restore = Restore {
+                forced,
+                previous,
+                lent: request,
+            };
+            f()
+        }
+        Err(_) => {
+            *request = lent;
+            f()
+        }
+    }
+}
+
+/// The sampling decision and request in force on this thread.
+pub(crate) fn current_scope() -> (Option<bool>, Option<Arc<Request>>) {
+    LOCAL
+        .try_with(|l| {
+            let request = l.request.take();
+            let copy = request.clone();
+            l.request.set(request);
+            (l.forced.get(), copy)
+        })
+        .unwrap_or((None, None))
+}
+
 /// Open measurement of one sampled span.
 #[derive(Debug)]
 pub(crate) struct Measurement {
@@ -289,6 +351,9 @@ fn push_event(
         event.flags |= Event::MEMORY;
     }
     event.parents = l.parents();
+    let request = l.request.take();
+    event.request = request.clone();
+    l.request.set(request);
     l.buffer.push(event);
 }
 

@@ -405,7 +405,7 @@ impl Default for ApiConfig {
 #[non_exhaustive]
 pub struct OverheadConfig {
     /// Deep tracing backs off when the profiler's own overhead exceeds this percentage.
-    /// Default `2`; in `(0, 100]`.
+    /// Default `2`; in `[0, 100]`, `0` turns the circuit breaker off.
     pub max_pct: f64,
 }
 

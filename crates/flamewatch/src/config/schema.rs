@@ -1004,12 +1004,12 @@ pub(crate) fn validate(c: &Config, p: &Provenance) -> Result<(), ConfigError> {
             "must be a non-empty token without spaces".to_owned(),
         ));
     }
-    if !(c.overhead.max_pct.is_finite() && c.overhead.max_pct > 0.0 && c.overhead.max_pct <= 100.0)
+    if !(c.overhead.max_pct.is_finite() && c.overhead.max_pct >= 0.0 && c.overhead.max_pct <= 100.0)
     {
         return Err(value_err(
             "overhead.max_pct",
             format!(
-                "must be a percentage above 0 and at most 100, found {}",
+                "must be a percentage from 0 (circuit breaker off) to 100, found {}",
                 fmt_num(c.overhead.max_pct)
             ),
         ));

@@ -470,11 +470,11 @@ fn every_validation_error_names_file_key_line_and_reason() {
             "expected a whole number, found 1.5",
         ),
         (
-            "overhead:\n  max_pct: 0\n",
+            "overhead:\n  max_pct: -1\n",
             Some("overhead.max_pct"),
             2,
             ErrorKind::Value,
-            "must be a percentage above 0 and at most 100, found 0",
+            "must be a percentage from 0 (circuit breaker off) to 100, found -1",
         ),
         (
             "api:\n  prefix: profiling/\n",

@@ -594,3 +594,101 @@ fn circuit_breaker_stops_deep_tracing_when_overhead_is_too_high_and_retries() {
         .sampled;
     assert_eq!(now, sampled + 100, "deep tracing resumed");
 }
+
+#[profiled("e2e.request.handler")]
+async fn request_handler(ms: u64) {
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+    request_step();
+}
+
+#[profiled("e2e.request.step")]
+fn request_step() {
+    std::thread::sleep(Duration::from_millis(1));
+}
+
+#[test]
+fn request_context_reaches_records_and_anomalies_across_await_and_spawned_tasks() {
+    use flamewatch::config::{Config, OutputKind, WatchOptions};
+    use flamewatch::{Request, Scope};
+    use std::sync::Arc;
+    let _g = EXCLUSIVE.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = temp_dir("request");
+    let jsonl = dir.join("calls.jsonl");
+    // Sampling at rate 0: only calls inside a sampled request scope are measured.
+    let builder = Config::builder()
+        .enabled(true)
+        .mode(Mode::Sampling)
+        .sample_rate(0.0)
+        .overhead_max_pct(0.0)
+        .slow_call_ms(30.0)
+        .output(OutputKind::File)
+        .output_path(&jsonl);
+    let profiler = flamewatch::init_from_builder(builder, None, WatchOptions::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Outside any request: counted, not measured.
+    rt.block_on(request_handler(1));
+    for i in 0..40 {
+        let request = Arc::new(Request::new("GET", "/items/{id}").with_user(&format!("u{i}")));
+        rt.block_on(Scope::request(request).wrap(request_handler(2 + i % 2)));
+    }
+    let slow = Arc::new(
+        Request::new("POST", "/items/{id}")
+            .with_user("slowpoke")
+            .with_id("abc-123"),
+    );
+    rt.block_on(Scope::request(slow.clone()).wrap(async {
+        // The spawned task inherits the request through `propagate`.
+        tokio::spawn(flamewatch::propagate(request_handler(60)))
+            .await
+            .unwrap();
+    }));
+    slow.set_status(503);
+    let snap = profiler.snapshot();
+    let handler = function(&snap, "e2e.request.handler").expect("handler tracked");
+    assert_eq!(handler.stats.calls, 42, "every call counted");
+    assert_eq!(
+        handler.stats.sampled, 41,
+        "only the calls inside requests measured"
+    );
+    let anomaly = snap
+        .anomalies
+        .iter()
+        .rev()
+        .find(|a| a.name == "e2e.request.handler")
+        .expect("the slow request's handler is an anomaly");
+    let ctx = anomaly
+        .request
+        .as_ref()
+        .expect("anomaly carries its request");
+    assert_eq!(ctx.method.as_deref(), Some("POST"));
+    assert_eq!(ctx.route.as_deref(), Some("/items/{id}"));
+    assert_eq!(ctx.user.as_deref(), Some("slowpoke"));
+    assert_eq!(ctx.request_id.as_deref(), Some("abc-123"));
+    assert_eq!(
+        ctx.status,
+        Some(503),
+        "status known when the collector processed it"
+    );
+    assert!(ctx.sampled);
+
+    // The slow call's JSONL record carries the same context.
+    profiler.flush();
+    let text = std::fs::read_to_string(&jsonl).unwrap();
+    let record: serde_json::Value = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["name"] == "e2e.request.handler")
+        .unwrap_or_else(|| panic!("no record of the slow handler in {text}"));
+    assert_eq!(record["request"]["user"], "slowpoke");
+    assert_eq!(record["request"]["request_id"], "abc-123");
+    assert_eq!(record["request"]["route"], "/items/{id}");
+    assert_eq!(
+        Arc::strong_count(&slow),
+        1,
+        "no reference kept once processed"
+    );
+}
