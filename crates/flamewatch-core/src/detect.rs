@@ -68,10 +68,14 @@ pub fn check_anomaly(
         return None;
     }
     let mean = calibrated.mean();
+    let value = duration_ns as f64;
+    if value <= mean && cfg.sigma >= 0.0 {
+        // At or below the mean: never over `mean + k·σ` (the common case, without a sqrt).
+        return None;
+    }
     let stddev = calibrated.stddev();
     let effective = stddev.max(mean.abs() * 0.01).max(f64::MIN_POSITIVE);
     let threshold = mean + cfg.sigma * effective;
-    let value = duration_ns as f64;
     (value > threshold).then(|| AnomalyHit {
         duration_ns,
         mean_ns: mean,

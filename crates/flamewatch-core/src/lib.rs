@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod detect;
+pub mod ring;
 pub mod severity;
 pub mod significance;
 pub mod sketch;

@@ -235,7 +235,7 @@ impl Drop for ApiServer {
 
 pub(crate) async fn serve(http: HttpProfiler, config: ApiConfig) -> std::io::Result<ApiServer> {
     let api = Api {
-        http: http.clone(),
+        http,
         token: config.token.as_deref().map(Arc::from),
     };
     let root_metrics = Router::new()

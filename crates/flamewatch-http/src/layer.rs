@@ -9,6 +9,7 @@
 //! the scope of the request that spawns it.
 
 use crate::Shared;
+use crate::aggregate::RequestEvent;
 use axum::extract::MatchedPath;
 use axum::http::{Request, Response};
 use flamewatch::{Request as RequestScope, Scope};
@@ -21,9 +22,9 @@ use std::task::{Context, Poll};
 
 /// Measures every request to the wrapped service. Build it with
 /// [`crate::HttpProfiler::layer`].
-#[derive(Clone)]
+#[derive(Clone, Copy)]
 pub struct ProfilingLayer {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: &'static Shared,
 }
 
 impl std::fmt::Debug for ProfilingLayer {
@@ -38,7 +39,7 @@ impl<S> tower::Layer<S> for ProfilingLayer {
     fn layer(&self, inner: S) -> Self::Service {
         ProfilingService {
             inner,
-            shared: self.shared.clone(),
+            shared: self.shared,
         }
     }
 }
@@ -47,7 +48,7 @@ impl<S> tower::Layer<S> for ProfilingLayer {
 #[derive(Clone)]
 pub struct ProfilingService<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: &'static Shared,
 }
 
 impl<S> std::fmt::Debug for ProfilingService<S> {
@@ -69,7 +70,7 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let shared = &self.shared;
+        let shared = self.shared;
         let route: Cow<'_, str> = match &shared.config.route {
             Some(custom) => custom(req.method(), req.uri(), req.extensions())
                 .unwrap_or(Cow::Borrowed(crate::record::UNMATCHED)),
@@ -80,39 +81,46 @@ where
                     Cow::Borrowed(m.as_str())
                 }),
         };
-        let endpoint = shared
-            .recorder
-            .endpoint_cached(req.method().as_str(), &route);
         let user = shared.config.user_of(&req);
         let (threshold, enabled) = shared.sampling();
         let start_ns = shared.recorder.now_ns();
-        let sampled = shared
-            .recorder
-            .decide(&endpoint, threshold, enabled, start_ns)
-            .sampled();
-        let mut scope = if sampled {
-            // Only sampled requests carry a context: unsampled calls are merely counted.
-            let mut r = RequestScope::new(&endpoint.method, &endpoint.route);
-            if let Some(u) = &user {
-                r = r.with_user(u.as_str());
+        let (index, epoch, sampled, request) =
+            shared
+                .recorder
+                .with_endpoint(req.method().as_str(), &route, |endpoint| {
+                    let sampled = shared
+                        .recorder
+                        .decide(endpoint, threshold, enabled, start_ns)
+                        .sampled();
+                    // Only sampled requests carry a context: unsampled calls are merely counted.
+                    let request = sampled.then(|| {
+                        RequestScope::new(endpoint.method.clone(), endpoint.route.clone())
+                    });
+                    (endpoint.index, endpoint.epoch, sampled, request)
+                });
+        let mut scope = match request {
+            Some(mut r) => {
+                if let Some(u) = &user {
+                    r = r.with_user(u.as_str());
+                }
+                if let Some(id) = req
+                    .headers()
+                    .get(&shared.config.request_id_header)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    r = r.with_id(id);
+                }
+                Scope::request(Arc::new(r))
             }
-            if let Some(id) = req
-                .headers()
-                .get(&shared.config.request_id_header)
-                .and_then(|v| v.to_str().ok())
-            {
-                r = r.with_id(id);
-            }
-            Scope::request(Arc::new(r))
-        } else {
-            Scope::sampled(false)
+            None => Scope::sampled(false),
         };
         let inner = scope.enter(|| self.inner.call(req));
         ResponseFuture {
             inner,
             done: Some(Done {
-                shared: self.shared.clone(),
-                endpoint,
+                shared,
+                index,
+                epoch,
                 user,
                 start_ns,
                 sampled,
@@ -123,8 +131,9 @@ where
 }
 
 struct Done {
-    shared: Arc<Shared>,
-    endpoint: Arc<crate::record::Endpoint>,
+    shared: &'static Shared,
+    index: u32,
+    epoch: u64,
     user: Option<crate::UserId>,
     start_ns: u64,
     sampled: bool,
@@ -135,19 +144,16 @@ impl Done {
         if let Some(request) = scope.request_ref() {
             request.set_status(status);
         }
-        let end = self.shared.recorder.now_ns();
-        let user = self
-            .user
-            .as_ref()
-            .map_or(crate::record::NO_USER, crate::UserId::as_str);
-        self.shared.recorder.record(
-            &self.endpoint,
+        let end_ns = self.shared.recorder.now_ns();
+        self.shared.recorder.record(RequestEvent {
+            epoch: self.epoch,
+            index: self.index,
             status,
-            user,
-            self.sampled,
-            end,
-            end.saturating_sub(self.start_ns),
-        );
+            sampled: self.sampled,
+            end_ns,
+            wall_ns: end_ns.saturating_sub(self.start_ns),
+            user: self.user,
+        });
     }
 }
 

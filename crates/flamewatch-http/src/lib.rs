@@ -22,6 +22,7 @@
 //! functions inside a sampled request are measured and those inside others are not.
 //! [`api::router`] is the management API (JSON, versioned, documented in `docs/api.md`).
 
+mod aggregate;
 pub mod api;
 pub mod gate;
 mod layer;
@@ -264,10 +265,15 @@ impl Shared {
 }
 
 /// Request profiling for one service: hands out the [`ProfilingLayer`] and the management
-/// API, which share the same endpoint statistics. Cheap to clone.
-#[derive(Clone)]
+/// API, which share the same endpoint statistics. Cheap to copy.
+///
+/// Like the process-wide profiler, an `HttpProfiler` lives until the process exits: its state
+/// is allocated once and never freed, so the layer (which axum clones for every request)
+/// holds a plain reference instead of a reference count, and its drain thread runs for good.
+/// Create one per service, not one per request or per test iteration.
+#[derive(Clone, Copy)]
 pub struct HttpProfiler {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: &'static Shared,
 }
 
 impl std::fmt::Debug for HttpProfiler {
@@ -291,15 +297,16 @@ impl HttpProfiler {
             acks: Mutex::default(),
         };
         shared.refresh();
-        HttpProfiler {
-            shared: Arc::new(shared),
-        }
+        let shared: &'static Shared = Box::leak(Box::new(shared));
+        // Without the thread, reads and half-full rings still aggregate on demand.
+        let _ = shared.recorder.spawn_drain();
+        HttpProfiler { shared }
     }
 
     /// The layer that measures every request.
     pub fn layer(&self) -> ProfilingLayer {
         ProfilingLayer {
-            shared: self.shared.clone(),
+            shared: self.shared,
         }
     }
 
@@ -316,12 +323,12 @@ impl HttpProfiler {
     /// The management API as a router to mount in the application (paths under
     /// `config.prefix`).
     pub fn router(&self, config: &ApiConfig) -> axum::Router {
-        api::router(self.clone(), config)
+        api::router(*self, config)
     }
 
     /// Serves the management API on its own port (`config.bind`, `127.0.0.1:6060` by
     /// default) in a tokio task.
     pub async fn serve(&self, config: ApiConfig) -> std::io::Result<ApiServer> {
-        api::serve(self.clone(), config).await
+        api::serve(*self, config).await
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! Every request is counted and timed against its endpoint (`METHOD route-template`). The
 //! registry maps a route to its endpoints under a read-mostly lock; each endpoint keeps the
-//! sampling state in atomics (so the decision at the edge takes no lock) and its statistics
-//! behind its own mutex: a [`KeyStats`] window ring (percentiles, anomalies, regressions) plus
-//! one cell per `(status, user)` pair for breakdowns. Every dimension is capped: endpoints
+//! sampling state in atomics, so the decision at the edge takes no lock. A finished request
+//! goes to its thread's ring and is aggregated off the request path (see the `aggregate`
+//! module): per endpoint a [`KeyStats`] window ring (percentiles, anomalies, regressions)
+//! plus one cell per `(status, user)` pair for breakdowns. Every dimension is capped: endpoints
 //! beyond [`RecorderConfig::max_endpoints`] share the `_other` route; per endpoint, the
 //! [`RecorderConfig::max_users_per_endpoint`] most frequent users (Space-Saving) keep rows of
 //! their own and the rest share the `_other` user.
 
+use crate::aggregate::{self, Aggregate, EndpointStats, RequestEvent, ThreadRing};
 use flamewatch::OTHER;
 use flamewatch_core::detect::{AnomalyConfig, Comparison, RegressionConfig};
 use flamewatch_core::stats::StatsSnapshot;
@@ -16,7 +18,7 @@ use flamewatch_core::welford::Welford;
 use flamewatch_core::window::{KeyStats, WindowConfig};
 use serde::Serialize;
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -46,7 +48,7 @@ impl std::hash::Hasher for Fnv {
     }
 }
 
-type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
 
 /// The user of requests without a user id.
 pub const NO_USER: &str = "_none";
@@ -101,11 +103,6 @@ pub struct CaptureEvent {
     /// Quiet time after it.
     pub cooldown_s: f64,
 }
-
-/// Requests between two P95 checks of one endpoint for triggered capture.
-const TRIGGER_CHECK_EVERY: u64 = 16;
-/// Capture events kept for reading back.
-const MAX_CAPTURE_EVENTS: usize = 100;
 
 impl Default for RecorderConfig {
     fn default() -> Self {
@@ -208,11 +205,16 @@ pub(crate) fn rate_threshold(rate: f64) -> u64 {
     }
 }
 
-/// One `METHOD route` endpoint.
+/// One `METHOD route` endpoint: its name and the sampling state the edge decision reads and
+/// writes (atomics, no lock). Its statistics live in the recorder's aggregate, at `index`.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
-    pub(crate) method: Box<str>,
-    pub(crate) route: Box<str>,
+    pub(crate) method: Arc<str>,
+    pub(crate) route: Arc<str>,
+    /// Position in the recorder's endpoint list and aggregate.
+    pub(crate) index: u32,
+    /// The recorder epoch it belongs to.
+    pub(crate) epoch: u64,
     /// Nanoseconds (recorder clock) of the previous request, `u64::MAX` before the first.
     last_seen_ns: AtomicU64,
     window_index: AtomicU64,
@@ -222,72 +224,17 @@ pub(crate) struct Endpoint {
     sampled_guaranteed: AtomicU64,
     sampled_triggered: AtomicU64,
     /// Recorder-clock end of the running capture (0: none).
-    capture_until_ns: AtomicU64,
+    pub(crate) capture_until_ns: AtomicU64,
     /// No new capture before this.
-    cooldown_until_ns: AtomicU64,
-    stats: Mutex<EndpointStats>,
+    pub(crate) cooldown_until_ns: AtomicU64,
 }
 
-#[derive(Debug)]
-struct EndpointStats {
-    /// This endpoint's copy of the detection settings, as of `generation`.
-    detection: Detection,
-    generation: u64,
-    key: KeyStats,
-    /// Status → user → measured latencies.
-    cells: BTreeMap<u16, FastMap<Box<str>, Cell2>>,
-    /// Users with rows of their own, with their Space-Saving counts.
-    users: FastMap<Box<str>, u64>,
+impl Endpoint {
+    /// `METHOD route`.
+    pub(crate) fn name(&self) -> String {
+        format!("{} {}", self.method, self.route)
+    }
 }
-
-/// The row `user`'s request goes to: its own, or `_other`. Users are kept with the
-/// Space-Saving algorithm: while there is room every user gets a row; at the cap a newcomer
-/// takes the row of the least-counted user (whose latencies fold into `_other`) with that
-/// count plus one. A user making more than `1/max` of the requests therefore always keeps
-/// its row (top-K), while one-off users churn at the bottom.
-fn admit_user<'a>(
-    users: &mut FastMap<Box<str>, u64>,
-    cells: &mut BTreeMap<u16, FastMap<Box<str>, Cell2>>,
-    user: &'a str,
-    max: usize,
-) -> &'a str {
-    if let Some(count) = users.get_mut(user) {
-        *count += 1;
-        return user;
-    }
-    if max == 0 || user == OTHER {
-        return OTHER;
-    }
-    if users.len() < max {
-        users.insert(user.into(), 1);
-        return user;
-    }
-    let Some((victim, min)) = users
-        .iter()
-        .min_by_key(|(_, count)| **count)
-        .map(|(name, count)| (name.clone(), *count))
-    else {
-        return OTHER;
-    };
-    users.remove(&victim);
-    users.insert(user.into(), min + 1);
-    for by_user in cells.values_mut() {
-        if let Some(evicted) = by_user.remove(&victim) {
-            let other = by_user.entry(OTHER.into()).or_default();
-            other.wall.merge(&evicted.wall);
-            other.max_ns = other.max_ns.max(evicted.max_ns);
-        }
-    }
-    user
-}
-
-/// Latencies of one `(endpoint, status, user)` cell.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cell2 {
-    wall: Welford,
-    max_ns: u64,
-}
-
 /// An anomalously slow request, with its context.
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestAnomaly {
@@ -328,26 +275,33 @@ pub(crate) struct Detection {
 /// Frozen endpoint baselines kept at most.
 pub const MAX_BASELINES: usize = 64;
 
-/// Source of [`Recorder`] ids.
+/// Source of [`Recorder`] ids and epochs (unique in the process).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// How often the background thread drains the request rings.
+const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Every endpoint's statistics.
 #[derive(Debug)]
 pub struct Recorder {
-    /// Unique among every recorder of the process and renewed by `clear` (cache key).
-    id: AtomicU64,
+    /// Unique among every recorder of the process (key of the per-thread rings).
+    uid: u64,
+    /// Unique among every recorder of the process and renewed by `clear`: endpoint cache key,
+    /// and the tag that lets a drain discard requests recorded before a clear.
+    epoch: AtomicU64,
     pub(crate) config: RecorderConfig,
-    epoch: quanta::Instant,
+    origin: quanta::Instant,
     routes: RwLock<FastMap<Box<str>, Vec<Arc<Endpoint>>>>,
     /// The window length, for the sampling decision (mirrors `detection`).
     pub(crate) window_ns: AtomicU64,
     endpoints: RwLock<Vec<Arc<Endpoint>>>,
-    anomalies: Mutex<VecDeque<RequestAnomaly>>,
+    /// Every thread's request ring.
+    rings: Mutex<Vec<Arc<ThreadRing>>>,
+    aggregate: Mutex<Aggregate>,
     anomalies_total: AtomicU64,
-    captures: Mutex<VecDeque<CaptureEvent>>,
+    /// Latency measurements lost because a ring was full (the requests are still counted).
+    dropped: AtomicU64,
     detection: RwLock<Detection>,
-    /// Bumped when `detection` changes; endpoints keep a copy and re-read it on a change.
-    generation: AtomicU64,
     /// Frozen endpoint baselines: name → endpoint key → distribution.
     baselines: Mutex<BTreeMap<String, BTreeMap<String, Welford>>>,
 }
@@ -357,27 +311,43 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Recorder {
-    /// An empty recorder.
+    /// An empty recorder. Its statistics are brought up to date on every read; call
+    /// [`Recorder::spawn_drain`] to also keep them current in the background.
     pub fn new(config: RecorderConfig) -> Self {
         Recorder {
-            id: AtomicU64::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+            uid: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            epoch: AtomicU64::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
             config,
-            epoch: quanta::Instant::now(),
+            origin: quanta::Instant::now(),
             routes: RwLock::default(),
             window_ns: AtomicU64::new(WindowConfig::default().window_ns),
             endpoints: RwLock::default(),
-            anomalies: Mutex::default(),
+            rings: Mutex::default(),
+            aggregate: Mutex::default(),
             anomalies_total: AtomicU64::new(0),
-            captures: Mutex::default(),
+            dropped: AtomicU64::new(0),
             detection: RwLock::default(),
-            generation: AtomicU64::new(1),
             baselines: Mutex::default(),
         }
     }
 
+    /// Starts the thread that drains finished requests into the statistics every 25 ms (so
+    /// anomalies and triggered captures are found without a reader asking).
+    pub fn spawn_drain(&'static self) -> std::io::Result<()> {
+        std::thread::Builder::new()
+            .name("flamewatch-http".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(DRAIN_EVERY);
+                    self.sync();
+                }
+            })
+            .map(drop)
+    }
+
     pub(crate) fn now_ns(&self) -> u64 {
         quanta::Instant::now()
-            .saturating_duration_since(self.epoch)
+            .saturating_duration_since(self.origin)
             .as_nanos() as u64
     }
 
@@ -385,41 +355,54 @@ impl Recorder {
         *self.detection.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Publishes new detection settings (no-op when unchanged).
+    /// Publishes new detection settings.
     pub(crate) fn set_detection(&self, d: Detection) {
         let mut current = self.detection.write().unwrap_or_else(|e| e.into_inner());
         if *current != d {
             *current = d;
             self.window_ns.store(d.window.window_ns, Ordering::Relaxed);
-            self.generation.fetch_add(1, Ordering::Release);
         }
     }
 
-    /// The endpoint of `method` + `route`, through a one-entry per-thread cache: a thread
-    /// serving the same endpoint again pays two short string compares instead of a lock and
-    /// a hash. Entries carry the recorder's id, renewed by [`Recorder::clear`], so the cache
-    /// never serves a cleared endpoint or another recorder's.
-    pub(crate) fn endpoint_cached(&self, method: &str, route: &str) -> Arc<Endpoint> {
+    /// Runs `f` on the endpoint of `method` + `route`, found through a one-entry per-thread
+    /// cache: a thread serving the same endpoint again pays two short string compares instead
+    /// of a lock and a hash, and no reference count changes hands. Entries carry the
+    /// recorder's epoch, renewed by [`Recorder::clear`], so the cache never serves a cleared
+    /// endpoint or another recorder's.
+    pub(crate) fn with_endpoint<R>(
+        &self,
+        method: &str,
+        route: &str,
+        f: impl FnOnce(&Endpoint) -> R,
+    ) -> R {
         thread_local! {
             static LAST: std::cell::RefCell<Option<(u64, Arc<Endpoint>)>> =
                 const { std::cell::RefCell::new(None) };
         }
-        let id = self.id.load(Ordering::Acquire);
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let mut f = Some(f);
         let hit = LAST.try_with(|last| {
             let last = last.try_borrow().ok()?;
-            let (cached_id, e) = last.as_ref()?;
-            (*cached_id == id && &*e.route == route && &*e.method == method).then(|| e.clone())
+            let (cached, e) = last.as_ref()?;
+            if *cached == epoch && &*e.route == route && &*e.method == method {
+                f.take().map(|f| f(e))
+            } else {
+                None
+            }
         });
-        if let Ok(Some(e)) = hit {
-            return e;
+        if let Ok(Some(r)) = hit {
+            return r;
         }
         let e = self.endpoint(method, route);
         let _ = LAST.try_with(|last| {
             if let Ok(mut last) = last.try_borrow_mut() {
-                *last = Some((id, e.clone()));
+                *last = Some((epoch, e.clone()));
             }
         });
-        e
+        match f.take() {
+            Some(f) => f(&e),
+            None => unreachable!("the closure runs at most once"),
+        }
     }
 
     /// The endpoint of `method` + `route`, created if needed (or `_other`'s beyond the cap).
@@ -434,21 +417,21 @@ impl Recorder {
         } else {
             OTHER
         };
-        {
-            let routes = self.routes.read().unwrap_or_else(|e| e.into_inner());
-            if let Some(e) = routes
+        let find = |routes: &FastMap<Box<str>, Vec<Arc<Endpoint>>>, route: &str| {
+            routes
                 .get(route)
                 .and_then(|v| v.iter().find(|e| &*e.method == method))
-            {
-                return e.clone();
-            }
+                .cloned()
+        };
+        if let Some(e) = find(
+            &self.routes.read().unwrap_or_else(|e| e.into_inner()),
+            route,
+        ) {
+            return e;
         }
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(e) = routes
-            .get(route)
-            .and_then(|v| v.iter().find(|e| &*e.method == method))
-        {
-            return e.clone();
+        if let Some(e) = find(&routes, route) {
+            return e;
         }
         let mut all = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
         let route = if all.len() >= self.config.max_endpoints && route != OTHER {
@@ -456,16 +439,14 @@ impl Recorder {
         } else {
             route
         };
-        if let Some(e) = routes
-            .get(route)
-            .and_then(|v| v.iter().find(|e| &*e.method == method))
-        {
-            return e.clone();
+        if let Some(e) = find(&routes, route) {
+            return e;
         }
-        let window = self.detection().window;
         let e = Arc::new(Endpoint {
             method: method.into(),
             route: route.into(),
+            index: all.len() as u32,
+            epoch: self.epoch.load(Ordering::Acquire),
             last_seen_ns: AtomicU64::new(u64::MAX),
             window_index: AtomicU64::new(0),
             window_sampled: AtomicU64::new(0),
@@ -475,13 +456,6 @@ impl Recorder {
             sampled_triggered: AtomicU64::new(0),
             capture_until_ns: AtomicU64::new(0),
             cooldown_until_ns: AtomicU64::new(0),
-            stats: Mutex::new(EndpointStats {
-                detection: self.detection(),
-                generation: self.generation.load(Ordering::Acquire),
-                key: KeyStats::new(&window, self.now_ns()),
-                cells: BTreeMap::new(),
-                users: FastMap::default(),
-            }),
         });
         routes.entry(route.into()).or_default().push(e.clone());
         all.push(e.clone());
@@ -489,8 +463,8 @@ impl Recorder {
     }
 
     /// Decides whether a request to `endpoint` is traced: the low-traffic guarantees first,
-    /// then a random draw below `threshold` (see [`rate_threshold`]). Reads no clock when
-    /// `now_ns` is given by the caller.
+    /// then a random draw below `threshold` (see [`rate_threshold`]). Reads no clock: `now_ns`
+    /// is the caller's.
     pub(crate) fn decide(
         &self,
         endpoint: &Endpoint,
@@ -499,7 +473,10 @@ impl Recorder {
         now_ns: u64,
     ) -> Decision {
         endpoint.requests.fetch_add(1, Ordering::Relaxed);
-        let previous = endpoint.last_seen_ns.swap(now_ns, Ordering::Relaxed);
+        // Load then store, not a swap: two requests racing here both see an older time, which
+        // at worst samples one more request.
+        let previous = endpoint.last_seen_ns.load(Ordering::Relaxed);
+        endpoint.last_seen_ns.store(now_ns, Ordering::Relaxed);
         if !enabled {
             return Decision::Skip;
         }
@@ -531,101 +508,108 @@ impl Recorder {
         decision
     }
 
-    /// Records one finished request.
-    pub(crate) fn record(
-        &self,
-        endpoint: &Endpoint,
-        status: u16,
-        user: &str,
-        sampled: bool,
-        end_ns: u64,
-        wall_ns: u64,
-    ) {
-        let mut guard = lock(&endpoint.stats);
-        let generation = self.generation.load(Ordering::Acquire);
-        if guard.generation != generation {
-            guard.detection = self.detection();
-            guard.generation = generation;
+    /// Records one finished request: queued in this thread's ring, aggregated later. A ring
+    /// found half full is drained right here if no one else is draining.
+    pub(crate) fn record(&self, event: RequestEvent) {
+        let pushed = aggregate::with_ring(
+            self.uid,
+            |ring| lock(&self.rings).push(ring),
+            |ring| {
+                // SAFETY: this thread's own ring: the only producer.
+                let result = unsafe { ring.ring.push(event) };
+                (result, ring.ring.len() >= aggregate::RING_CAPACITY / 2)
+            },
+        );
+        match pushed {
+            Some((Ok(()), half_full)) => {
+                if half_full {
+                    self.try_sync();
+                }
+            }
+            Some((Err(event), _)) => {
+                // Full while another thread drains: try once more after draining ourselves.
+                self.try_sync();
+                let retried = aggregate::with_ring(self.uid, drop, |ring| {
+                    // SAFETY: as above.
+                    unsafe { ring.ring.push(event) }.is_ok()
+                });
+                if retried != Some(true) {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            None => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
         }
-        let EndpointStats {
-            detection: d,
-            key,
-            cells,
-            users,
-            ..
-        } = &mut *guard;
-        let hit = key.record(&d.window, &d.anomaly, end_ns, wall_ns, None);
-        let name = admit_user(users, cells, user, self.config.max_users_per_endpoint);
-        let by_user = cells.entry(status).or_default();
-        let cell = match by_user.get_mut(name) {
-            Some(c) => c,
-            None => by_user.entry(name.into()).or_default(),
+    }
+
+    /// Aggregates every queued request now, waiting for the aggregate lock.
+    pub fn sync(&self) {
+        let mut agg = lock(&self.aggregate);
+        self.drain_into(&mut agg);
+    }
+
+    /// Aggregates every queued request now unless another thread is doing it.
+    fn try_sync(&self) {
+        if let Ok(mut agg) = self.aggregate.try_lock() {
+            self.drain_into(&mut agg);
+        }
+    }
+
+    /// Drains every ring into `agg` (the caller holds the aggregate lock, which makes it the
+    /// rings' single consumer).
+    fn drain_into(&self, agg: &mut Aggregate) {
+        let rings: Vec<Arc<ThreadRing>> = {
+            let mut rings = lock(&self.rings);
+            // A ring whose thread has exited is drained one last time below, then forgotten.
+            let all = rings.clone();
+            rings.retain(|r| !r.closed.load(Ordering::Acquire));
+            all
         };
-        cell.wall.add(wall_ns as f64);
-        cell.max_ns = cell.max_ns.max(wall_ns);
-        let capture = self.config.trigger.and_then(|t| {
-            if !key.total().calls().is_multiple_of(TRIGGER_CHECK_EVERY)
-                || end_ns < endpoint.cooldown_until_ns.load(Ordering::Relaxed)
-            {
-                return None;
-            }
-            let p95 = key.recent_quantile(0.95).filter(|&p| p >= t.p95_ns)?;
-            endpoint
-                .capture_until_ns
-                .store(end_ns + t.duration_ns, Ordering::Relaxed);
-            endpoint
-                .cooldown_until_ns
-                .store(end_ns + t.duration_ns + t.cooldown_ns, Ordering::Relaxed);
-            Some(CaptureEvent {
-                endpoint: format!("{} {}", endpoint.method, endpoint.route),
-                p95_ms: p95 as f64 / 1e6,
-                threshold_ms: t.p95_ns as f64 / 1e6,
-                started_at: unix_now(),
-                duration_s: t.duration_ns as f64 / 1e9,
-                cooldown_s: t.cooldown_ns as f64 / 1e9,
-            })
-        });
-        drop(guard);
-        if let Some(event) = capture {
-            let mut ring = lock(&self.captures);
-            if ring.len() >= MAX_CAPTURE_EVENTS {
-                ring.pop_front();
-            }
-            ring.push_back(event);
+        if rings.iter().all(|r| r.ring.is_empty()) {
+            return;
         }
-        if let Some(hit) = hit {
-            self.anomalies_total.fetch_add(1, Ordering::Relaxed);
-            let mut ring = lock(&self.anomalies);
-            if ring.len() >= self.config.max_anomalies.max(1) {
-                ring.pop_front();
-            }
-            ring.push_back(RequestAnomaly {
-                endpoint: format!("{} {}", endpoint.method, endpoint.route),
-                method: endpoint.method.to_string(),
-                route: endpoint.route.to_string(),
-                status,
-                user: user.to_string(),
-                sampled,
-                duration_ms: hit.duration_ns as f64 / 1e6,
-                mean_ms: hit.mean_ns / 1e6,
-                stddev_ms: hit.stddev_ns / 1e6,
-                threshold_ms: hit.threshold_ns / 1e6,
-                sigmas: hit.sigmas,
-                timestamp: unix_now(),
-            });
+        let epoch = self.epoch.load(Ordering::Acquire);
+        let endpoints = self.all();
+        let d = self.detection();
+        let limits = aggregate::Limits {
+            max_users: self.config.max_users_per_endpoint,
+            max_anomalies: self.config.max_anomalies,
+            trigger: self.config.trigger,
+        };
+        let mut anomalies = 0;
+        for r in &rings {
+            let mut apply = |e: RequestEvent| {
+                let Some(endpoint) = endpoints.get(e.index as usize) else {
+                    return;
+                };
+                if e.epoch != epoch || endpoint.epoch != epoch {
+                    return;
+                }
+                while agg.stats.len() <= e.index as usize {
+                    agg.stats
+                        .push(EndpointStats::new(KeyStats::new(&d.window, e.end_ns)));
+                }
+                anomalies += u64::from(agg.apply(endpoint, &d, &limits, &e));
+            };
+            // SAFETY: the aggregate lock is held: this is the rings' only consumer.
+            unsafe { r.ring.drain(&mut apply) };
         }
+        self.anomalies_total.fetch_add(anomalies, Ordering::Relaxed);
     }
 
     /// Forgets every endpoint and anomaly (frozen endpoint baselines are kept).
     pub fn clear(&self) {
+        let mut agg = lock(&self.aggregate);
         let mut routes = self.routes.write().unwrap_or_else(|e| e.into_inner());
         let mut all = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
-        routes.clear();
-        all.clear();
-        self.id
+        self.epoch
             .store(NEXT_ID.fetch_add(1, Ordering::Relaxed), Ordering::Release);
-        lock(&self.anomalies).clear();
-        lock(&self.captures).clear();
+        // Everything queued now belongs to the old epoch and is discarded.
+        drop((routes.drain(), all.drain(..)));
+        drop((routes, all));
+        self.drain_into(&mut agg);
+        *agg = Aggregate::default();
         self.anomalies_total.store(0, Ordering::Relaxed);
     }
 
@@ -636,14 +620,42 @@ impl Recorder {
             .clone()
     }
 
+    /// Runs `f` over every endpoint with its statistics brought up to date (window advanced
+    /// to now); endpoints without a finished request yet get `None`.
+    fn each<R>(
+        &self,
+        mut f: impl FnMut(&Endpoint, Option<&mut EndpointStats>, &Detection) -> R,
+    ) -> Vec<R> {
+        let mut agg = lock(&self.aggregate);
+        self.drain_into(&mut agg);
+        let d = self.detection();
+        let now = self.now_ns();
+        let epoch = self.epoch.load(Ordering::Acquire);
+        self.all()
+            .iter()
+            .filter(|e| e.epoch == epoch)
+            .map(|e| {
+                let mut stats = agg.stats.get_mut(e.index as usize);
+                if let Some(s) = stats.as_deref_mut() {
+                    s.key.advance(&d.window, now);
+                }
+                f(e, stats, &d)
+            })
+            .collect()
+    }
+
     /// Recent endpoint anomalies, newest last.
     pub fn anomalies(&self) -> Vec<RequestAnomaly> {
-        lock(&self.anomalies).iter().cloned().collect()
+        let mut agg = lock(&self.aggregate);
+        self.drain_into(&mut agg);
+        agg.anomalies.iter().cloned().collect()
     }
 
     /// Triggered captures, oldest first.
     pub fn captures(&self) -> Vec<CaptureEvent> {
-        lock(&self.captures).iter().cloned().collect()
+        let mut agg = lock(&self.aggregate);
+        self.drain_into(&mut agg);
+        agg.captures.iter().cloned().collect()
     }
 
     /// Endpoints with a triggered capture running now.
@@ -652,45 +664,51 @@ impl Recorder {
         self.all()
             .iter()
             .filter(|e| now < e.capture_until_ns.load(Ordering::Relaxed))
-            .map(|e| format!("{} {}", e.method, e.route))
+            .map(|e| e.name())
             .collect()
     }
 
     /// Endpoint anomalies detected since start or the last clear.
     pub fn anomalies_total(&self) -> u64 {
+        self.sync();
         self.anomalies_total.load(Ordering::Relaxed)
+    }
+
+    /// Request latencies lost because a thread's ring was full while another thread was
+    /// draining (the requests themselves are still counted).
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     /// Per-endpoint statistics, in registration order.
     pub fn endpoints(&self) -> Vec<EndpointReport> {
-        let d = self.detection();
-        let now = self.now_ns();
-        self.all()
-            .iter()
-            .map(|e| {
-                let mut s = lock(&e.stats);
-                s.key.advance(&d.window, now);
-                let requests = e.requests.load(Ordering::Relaxed);
-                let random = e.sampled_random.load(Ordering::Relaxed);
-                let guaranteed = e.sampled_guaranteed.load(Ordering::Relaxed);
-                let triggered = e.sampled_triggered.load(Ordering::Relaxed);
-                EndpointReport {
-                    endpoint: format!("{} {}", e.method, e.route),
-                    method: e.method.to_string(),
-                    route: e.route.to_string(),
-                    requests,
-                    sampled: random + guaranteed + triggered,
-                    sampled_random: random,
-                    sampled_guaranteed: guaranteed,
-                    sampled_triggered: triggered,
-                    capture_active: now < e.capture_until_ns.load(Ordering::Relaxed),
-                    effective_sample_rate: ratio(random + guaranteed + triggered, requests),
-                    latency: s.key.total().snapshot(),
-                    recent_p95_ms: s.key.recent_quantile(0.95).map(|ns| ns as f64 / 1e6),
-                    calibrated: s.key.calibrated().count() >= d.anomaly.min_samples,
-                }
-            })
-            .collect()
+        self.each(|e, s, d| {
+            let requests = e.requests.load(Ordering::Relaxed);
+            let random = e.sampled_random.load(Ordering::Relaxed);
+            let guaranteed = e.sampled_guaranteed.load(Ordering::Relaxed);
+            let triggered = e.sampled_triggered.load(Ordering::Relaxed);
+            let now = self.now_ns();
+            EndpointReport {
+                endpoint: e.name(),
+                method: e.method.to_string(),
+                route: e.route.to_string(),
+                requests,
+                sampled: random + guaranteed + triggered,
+                sampled_random: random,
+                sampled_guaranteed: guaranteed,
+                sampled_triggered: triggered,
+                capture_active: now < e.capture_until_ns.load(Ordering::Relaxed),
+                effective_sample_rate: ratio(random + guaranteed + triggered, requests),
+                latency: s
+                    .as_ref()
+                    .map_or_else(StatsSnapshot::default, |s| s.key.total().snapshot()),
+                recent_p95_ms: s
+                    .as_ref()
+                    .and_then(|s| s.key.recent_quantile(0.95))
+                    .map(|ns| ns as f64 / 1e6),
+                calibrated: s.is_some_and(|s| s.key.calibrated().count() >= d.anomaly.min_samples),
+            }
+        })
     }
 
     /// Request and sampling totals over every endpoint.
@@ -708,16 +726,16 @@ impl Recorder {
     /// Request latencies grouped by one dimension, over the cells passing `filter`.
     pub fn grouped(&self, by: GroupBy, filter: &Filter) -> Vec<Group> {
         let mut groups: BTreeMap<String, (Welford, u64)> = BTreeMap::new();
-        for e in self.all() {
+        self.each(|e, s, _| {
+            let Some(s) = s else { return };
             if filter
                 .method
                 .as_deref()
                 .is_some_and(|m| !m.eq_ignore_ascii_case(&e.method))
                 || filter.route.as_deref().is_some_and(|r| r != &*e.route)
             {
-                continue;
+                return;
             }
-            let s = lock(&e.stats);
             for (&status, users) in &s.cells {
                 if filter.status.is_some_and(|f| f != status) {
                     continue;
@@ -727,7 +745,7 @@ impl Recorder {
                         continue;
                     }
                     let key = match by {
-                        GroupBy::Route => format!("{} {}", e.method, e.route),
+                        GroupBy::Route => e.name(),
                         GroupBy::Method => e.method.to_string(),
                         GroupBy::Status => status.to_string(),
                         GroupBy::User => user.to_string(),
@@ -737,7 +755,7 @@ impl Recorder {
                     g.1 = g.1.max(cell.max_ns);
                 }
             }
-        }
+        });
         groups
             .into_iter()
             .map(|(key, (w, max))| Group {
@@ -752,17 +770,13 @@ impl Recorder {
 
     /// Ongoing endpoint regressions against each endpoint's calibrated history.
     pub fn regressions(&self) -> Vec<(String, Comparison)> {
-        let d = self.detection();
-        let now = self.now_ns();
-        let mut out = Vec::new();
-        for e in self.all() {
-            let mut s = lock(&e.stats);
-            s.key.advance(&d.window, now);
-            if let Some(c) = s.key.update_regression(&d.window, &d.regression) {
-                out.push((format!("{} {}", e.method, e.route), c));
-            }
-        }
-        out
+        self.each(|e, s, d| {
+            let c = s?.key.update_regression(&d.window, &d.regression)?;
+            Some((e.name(), c))
+        })
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     /// Freezes every endpoint's calibrated distribution as baseline `name` (replacing one of
@@ -775,17 +789,14 @@ impl Recorder {
                 return None;
             }
         }
-        let d = self.detection();
-        let now = self.now_ns();
-        let mut frozen = BTreeMap::new();
-        for e in self.all() {
-            let mut s = lock(&e.stats);
-            s.key.advance(&d.window, now);
-            let w = s.key.calibrated();
-            if w.count() > 0 {
-                frozen.insert(format!("{} {}", e.method, e.route), w);
-            }
-        }
+        let frozen: BTreeMap<String, Welford> = self
+            .each(|e, s, _| {
+                let w = s?.key.calibrated();
+                (w.count() > 0).then(|| (e.name(), w))
+            })
+            .into_iter()
+            .flatten()
+            .collect();
         let n = frozen.len();
         lock(&self.baselines).insert(name.to_string(), frozen);
         Some(n)
@@ -809,24 +820,19 @@ impl Recorder {
     /// Each endpoint's recent behaviour against the frozen baseline `name`.
     pub fn compare_to_baseline(&self, name: &str) -> Option<Vec<(String, Comparison)>> {
         let frozen = lock(&self.baselines).get(name)?.clone();
-        let d = self.detection();
-        let now = self.now_ns();
-        let mut out = Vec::new();
-        for e in self.all() {
-            let key = format!("{} {}", e.method, e.route);
-            let Some(base) = frozen.get(&key) else {
-                continue;
-            };
-            let mut s = lock(&e.stats);
-            s.key.advance(&d.window, now);
-            if let Some(c) = s.key.regression_against(&d.window, base, &d.regression) {
-                out.push((key, c));
-            }
-        }
+        let out = self
+            .each(|e, s, d| {
+                let key = e.name();
+                let base = frozen.get(&key)?;
+                let c = s?.key.regression_against(&d.window, base, &d.regression)?;
+                Some((key, c))
+            })
+            .into_iter()
+            .flatten()
+            .collect();
         Some(out)
     }
 }
-
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }

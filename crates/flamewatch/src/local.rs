@@ -12,10 +12,9 @@
 
 use crate::registry::KeyId;
 use crate::request::Request;
-use std::cell::UnsafeCell;
-use std::mem::MaybeUninit;
+use flamewatch_core::ring::Ring;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 
 /// Keys per counter chunk.
 const CHUNK: usize = 64;
@@ -74,18 +73,13 @@ struct Chunk {
 /// The buffers of one thread.
 pub(crate) struct ThreadBuffer {
     chunks: Box<[AtomicPtr<Chunk>]>,
-    slots: Box<[UnsafeCell<MaybeUninit<Event>>]>,
-    /// Next slot the producer writes (monotonic).
-    head: AtomicUsize,
-    /// Next slot the consumer reads (monotonic).
-    tail: AtomicUsize,
+    ring: Ring<Event>,
     dropped: AtomicU64,
     closed: AtomicBool,
 }
 
-// SAFETY: the ring slots are written only by the owning thread at `head` and read only by the
-// single consumer (the collector, under its lock) below `head`; publication goes through the
-// release store of `head` and the acquire load that reads it. The counters are atomics.
+// SAFETY: the counter chunks are atomics published once with release/acquire and freed only
+// with the buffer; the ring is `Sync` itself (its SPSC contract is kept by `push`/`drain`).
 unsafe impl Sync for ThreadBuffer {}
 // SAFETY: see the `Sync` impl; nothing in the buffer is tied to the creating thread.
 unsafe impl Send for ThreadBuffer {}
@@ -96,11 +90,7 @@ impl ThreadBuffer {
             chunks: (0..CHUNKS)
                 .map(|_| AtomicPtr::new(std::ptr::null_mut()))
                 .collect(),
-            slots: (0..RING_CAPACITY)
-                .map(|_| UnsafeCell::new(MaybeUninit::uninit()))
-                .collect(),
-            head: AtomicUsize::new(0),
-            tail: AtomicUsize::new(0),
+            ring: Ring::new(RING_CAPACITY),
             dropped: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         }
@@ -153,31 +143,17 @@ impl ThreadBuffer {
     /// and the call is still counted (call counts stay exact). Owner thread only.
     #[inline]
     pub(crate) fn push(&self, event: Event) {
-        let head = self.head.load(Ordering::Relaxed);
-        let tail = self.tail.load(Ordering::Acquire);
-        if head.wrapping_sub(tail) >= RING_CAPACITY {
+        // SAFETY: only the owner thread pushes (documented contract of this method).
+        if let Err(event) = unsafe { self.ring.push(event) } {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             self.count(event.key);
-            return;
         }
-        // SAFETY: slot `head` is not visible to the consumer until `head` is published below,
-        // and the consumer has finished with it (tail has passed it, checked above).
-        unsafe { (*self.slots[head % RING_CAPACITY].get()).write(event) };
-        self.head.store(head.wrapping_add(1), Ordering::Release);
     }
 
     /// Takes every queued event. Must only be called by the single consumer.
-    pub(crate) fn drain(&self, mut f: impl FnMut(Event)) {
-        let head = self.head.load(Ordering::Acquire);
-        let mut tail = self.tail.load(Ordering::Relaxed);
-        while tail != head {
-            // SAFETY: slots in tail..head were fully written before `head` was released, and
-            // each is read exactly once: `tail` moves past it before the producer may reuse it.
-            let event = unsafe { (*self.slots[tail % RING_CAPACITY].get()).assume_init_read() };
-            tail = tail.wrapping_add(1);
-            self.tail.store(tail, Ordering::Release);
-            f(event);
-        }
+    pub(crate) fn drain(&self, f: impl FnMut(Event)) {
+        // SAFETY: the collector, the only consumer, drains under its state lock.
+        unsafe { self.ring.drain(f) };
     }
 
     pub(crate) fn dropped(&self) -> u64 {
@@ -195,8 +171,6 @@ impl ThreadBuffer {
 
 impl Drop for ThreadBuffer {
     fn drop(&mut self) {
-        // Events still queued hold request references.
-        self.drain(drop);
         for chunk in self.chunks.iter() {
             let chunk = chunk.load(Ordering::Acquire);
             if !chunk.is_null() {

@@ -12,6 +12,7 @@
 
 use crate::output::RequestContext;
 use crate::span;
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,10 +25,12 @@ pub const MAX_ID_LEN: usize = 128;
 /// One request being served: the context attached to every call measured inside it.
 #[derive(Debug)]
 pub struct Request {
-    method: Box<str>,
-    route: Box<str>,
+    method: Arc<str>,
+    route: Arc<str>,
     user: Option<Box<str>>,
-    id: Box<str>,
+    /// The caller's id, or `None` for the generated `req-<seq>`.
+    id: Option<Box<str>>,
+    seq: u64,
     sampled: bool,
     /// Response status, 0 until known.
     status: AtomicU16,
@@ -49,13 +52,15 @@ fn cut(s: &str) -> Box<str> {
 
 impl Request {
     /// A sampled request to `route` (a template such as `/users/{id}`, never a raw path) with
-    /// a generated id (`req-` and 16 hex digits, unique within the process).
-    pub fn new(method: &str, route: &str) -> Self {
+    /// a generated id (`req-` and 16 hex digits, unique within the process). Pass shared
+    /// strings (`Arc<str>`) to create a request without copying them.
+    pub fn new(method: impl Into<Arc<str>>, route: impl Into<Arc<str>>) -> Self {
         Request {
             method: method.into(),
             route: route.into(),
             user: None,
-            id: format!("req-{:016x}", NEXT_ID.fetch_add(1, Ordering::Relaxed)).into(),
+            id: None,
+            seq: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             sampled: true,
             status: AtomicU16::new(0),
         }
@@ -69,7 +74,7 @@ impl Request {
 
     /// Uses `id` (e.g. the `x-request-id` header) instead of a generated id.
     pub fn with_id(mut self, id: &str) -> Self {
-        self.id = cut(id);
+        self.id = Some(cut(id));
         self
     }
 
@@ -108,8 +113,11 @@ impl Request {
     }
 
     /// Request id.
-    pub fn id(&self) -> &str {
-        &self.id
+    pub fn id(&self) -> Cow<'_, str> {
+        match &self.id {
+            Some(id) => Cow::Borrowed(id),
+            None => Cow::Owned(format!("req-{:016x}", self.seq)),
+        }
     }
 
     /// Whether the request is traced in depth.
@@ -124,7 +132,7 @@ impl Request {
             route: Some(self.route.to_string()),
             status: self.status(),
             user: self.user.as_deref().map(str::to_owned),
-            request_id: Some(self.id.to_string()),
+            request_id: Some(self.id().into_owned()),
             sampled: self.sampled,
         }
     }
@@ -263,6 +271,14 @@ mod tests {
         assert!(r.user().unwrap().len() <= MAX_ID_LEN);
         assert!(r.user().unwrap().chars().all(|c| c == 'é'));
         assert_eq!(r.id(), "abc");
+        assert_eq!(
+            Request::new("GET", "/a")
+                .context()
+                .request_id
+                .unwrap()
+                .len(),
+            20
+        );
     }
 
     #[test]
