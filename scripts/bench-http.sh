@@ -10,7 +10,8 @@
 # fight over a core. The profiler's circuit breaker is disabled (`--overhead-max-pct 0`) so
 # that "100 %" really traces every request for the whole run. Prints a Markdown table: mean
 # throughput, its spread over rounds, the median P99 latency and the throughput loss vs off
-# (the mean of the per-round paired losses).
+# (the mean of the per-round paired losses, with its 95 % Student-t confidence interval: a
+# machine's round-to-round noise is several percent, so one-digit losses need many rounds).
 #
 # Usage: scripts/bench-http.sh                              (ROUNDS=3 DURATION=10 by default)
 #        ROUNDS=5 DURATION=10 CONNECTIONS=16 LOADGEN=flamewatch-load scripts/bench-http.sh
@@ -123,21 +124,32 @@ awk -v order="off sampling-1pct full-100pct" '
     { rps[$2, $1] = $3; p99[$2, $1] = $4; rounds[$1] = 1 }
     END {
         n = split(order, cfg, " ")
-        print "| configuration | throughput (req/s, mean) | min–max | P99 (ms, median) | throughput loss vs off |"
-        print "|---|---:|---:|---:|---:|"
+        # two-sided 95 % Student t quantiles by degrees of freedom (30+: normal-ish)
+        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09", tq, " ")
+        print "| configuration | throughput (req/s, mean) | min–max | P99 (ms, median) | throughput loss vs off | 95 % CI of the loss |"
+        print "|---|---:|---:|---:|---:|---:|"
         for (c = 1; c <= n; c++) {
-            k = cfg[c]; sum = 0; cnt = 0; lo = ""; hi = ""; loss = 0; m = 0
+            k = cfg[c]; sum = 0; cnt = 0; lo = ""; hi = ""; loss = 0; loss2 = 0; m = 0
             for (r in rounds) {
                 v = rps[k, r]; sum += v; cnt++
                 if (lo == "" || v < lo) lo = v
                 if (hi == "" || v > hi) hi = v
                 ps[++m] = p99[k, r]
-                loss += (rps["off", r] - v) / rps["off", r] * 100
+                d = (rps["off", r] - v) / rps["off", r] * 100
+                loss += d; loss2 += d * d
             }
             # median P99 (insertion sort of m values)
             for (i = 2; i <= m; i++) { x = ps[i]; j = i - 1; while (j > 0 && ps[j] > x) { ps[j + 1] = ps[j]; j-- } ps[j + 1] = x }
             med = (m % 2) ? ps[(m + 1) / 2] : (ps[m / 2] + ps[m / 2 + 1]) / 2
-            l = (k == "off") ? "—" : sprintf("%+.2f %%", loss / cnt)
-            printf "| %s | %.0f | %.0f–%.0f | %.3f | %s |\n", k, sum / cnt, lo, hi, med, l
+            mean = loss / cnt
+            l = (k == "off") ? "—" : sprintf("%+.2f %%", mean)
+            ci = "—"
+            if (k != "off" && cnt > 1) {
+                var = (loss2 - cnt * mean * mean) / (cnt - 1); if (var < 0) var = 0
+                t = (cnt - 1 <= 20) ? tq[cnt - 1] : 2.0
+                h = t * sqrt(var / cnt)
+                ci = sprintf("%+.2f … %+.2f %%", mean - h, mean + h)
+            }
+            printf "| %s | %.0f | %.0f–%.0f | %.3f | %s | %s |\n", k, sum / cnt, lo, hi, med, l, ci
         }
     }' "$RESULTS"

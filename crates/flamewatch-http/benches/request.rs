@@ -42,7 +42,12 @@ fn handler(_: Request<Body>) -> Ready<Result<Response<Body>, Infallible>> {
 }
 
 fn bench(c: &mut Criterion) {
-    flamewatch::init(Settings::default().mode(Mode::Sampling).sample_rate(0.01));
+    flamewatch::init(
+        Settings::default()
+            .mode(Mode::Sampling)
+            .sample_rate(0.01)
+            .breaker(flamewatch::BreakerSettings::off()),
+    );
     let http = HttpProfiler::new(
         HttpConfig::default()
             .user_header("x-user-id")

@@ -57,6 +57,25 @@ impl Default for ApiConfig {
 }
 
 impl ApiConfig {
+    /// The `api.*` keys of a flamewatch configuration (`api.bind`, `api.prefix`, `api.token`).
+    ///
+    /// ```
+    /// let config = flamewatch::config::Config::builder()
+    ///     .yaml_str("flamewatch.yml", "api:\n  bind: 127.0.0.1:7070\n  token: s3cret\n")
+    ///     .build()
+    ///     .unwrap();
+    /// let api = flamewatch_http::ApiConfig::from_config(&config);
+    /// assert_eq!(api.bind.port(), 7070);
+    /// assert_eq!(api.token.as_deref(), Some("s3cret"));
+    /// ```
+    pub fn from_config(config: &flamewatch::config::Config) -> Self {
+        ApiConfig {
+            bind: config.api.bind,
+            prefix: config.api.prefix.clone(),
+            token: config.api.token.clone(),
+        }
+    }
+
     /// Sets the standalone address.
     pub fn bind(mut self, bind: SocketAddr) -> Self {
         self.bind = bind;

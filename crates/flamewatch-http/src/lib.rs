@@ -92,6 +92,23 @@ impl std::fmt::Debug for HttpConfig {
 }
 
 impl HttpConfig {
+    /// Request profiling as a flamewatch configuration asks: triggered capture from
+    /// `trigger.p95_ms`, `trigger.duration_s` and `trigger.cooldown_s` (off while `p95_ms` is
+    /// absent); everything else at its default. Read once: a reloaded file changes the
+    /// profiler's settings, not an `HttpProfiler` already built.
+    pub fn from_config(config: &flamewatch::config::Config) -> Self {
+        let mut http = HttpConfig::default();
+        if let Some(p95_ms) = config.trigger.p95_ms {
+            let ns = |secs: f64| (secs * 1e9) as u64;
+            http.recorder.trigger = Some(record::TriggerConfig {
+                p95_ns: ns(p95_ms / 1e3),
+                duration_ns: ns(config.trigger.duration_s),
+                cooldown_ns: ns(config.trigger.cooldown_s),
+            });
+        }
+        http
+    }
+
     /// Uses `f` instead of axum's `MatchedPath` to find the route template.
     pub fn route_extractor(
         mut self,

@@ -12,6 +12,13 @@ use tracing_subscriber::layer::SubscriberExt;
 
 static FLAG: AtomicBool = AtomicBool::new(false);
 
+/// Default settings with the circuit breaker off: a loop doing nothing but profiled calls is
+/// all overhead by construction, and an open breaker would turn the recording path being
+/// measured into the counting path.
+fn settings() -> Settings {
+    Settings::default().breaker(flamewatch::BreakerSettings::off())
+}
+
 /// Times `iters` calls of `f` in batches small enough for the per-thread ring, draining
 /// it between batches (untimed) so every measured call takes the recording path.
 fn batched(iters: u64, profiler: &flamewatch::Profiler, mut f: impl FnMut()) -> Duration {
@@ -32,7 +39,7 @@ fn batched(iters: u64, profiler: &flamewatch::Profiler, mut f: impl FnMut()) -> 
 
 fn hot_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("call_site");
-    let profiler = flamewatch::init(Settings::default().enabled(false));
+    let profiler = flamewatch::init(settings().enabled(false));
     g.bench_function("bare_atomic_load", |b| {
         b.iter_custom(|iters| {
             batched(iters, &profiler, || {
@@ -48,7 +55,7 @@ fn hot_path(c: &mut Criterion) {
         })
     });
 
-    profiler.apply(Settings::default().sample_rate(0.01));
+    profiler.apply(settings().sample_rate(0.01));
     g.bench_function("sampled_1pct", |b| {
         b.iter_custom(|iters| {
             batched(iters, &profiler, || {
@@ -57,7 +64,7 @@ fn hot_path(c: &mut Criterion) {
         })
     });
 
-    profiler.apply(Settings::default().mode(Mode::Full));
+    profiler.apply(settings().mode(Mode::Full));
     g.bench_function("sampled_recorded", |b| {
         b.iter_custom(|iters| {
             batched(iters, &profiler, || {
@@ -86,8 +93,8 @@ fn hot_path(c: &mut Criterion) {
         });
     });
     for (label, settings) in [
-        ("with_layer_1pct", Settings::default().sample_rate(0.01)),
-        ("with_layer_full", Settings::default().mode(Mode::Full)),
+        ("with_layer_1pct", settings().sample_rate(0.01)),
+        ("with_layer_full", settings().mode(Mode::Full)),
     ] {
         profiler.apply(settings);
         let layered = tracing_subscriber::registry().with(flamewatch::FlamewatchLayer::new());

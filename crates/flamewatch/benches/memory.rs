@@ -35,6 +35,8 @@ fn main() {
     };
     let profiler = flamewatch::init(
         Settings::default()
+            // A loop of profiled calls is all overhead: keep the breaker from stopping it.
+            .breaker(flamewatch::BreakerSettings::off())
             .mode(Mode::Full)
             .window(window)
             .max_keys(10_000),

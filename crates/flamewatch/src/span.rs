@@ -76,6 +76,8 @@ impl Callsite {
 struct Local {
     /// Calls left before the next sampled one.
     skip: Cell<u64>,
+    /// The settings generation `skip` was drawn under.
+    drawn_at: Cell<u32>,
     rng: Cell<u64>,
     /// Request-level sampling decision in force on this thread, if any.
     forced: Cell<Option<bool>>,
@@ -98,19 +100,16 @@ impl Local {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
         let seed = (Arc::as_ptr(&buffer) as u64).rotate_left(17) ^ u64::from(nanos);
-        let local = Local {
+        Local {
             skip: Cell::new(0),
+            drawn_at: Cell::new(0),
             rng: Cell::new(seed | 1),
             forced: Cell::new(None),
             request: Cell::new(None),
             stack: Cell::new([NO_KEY; STACK_DEPTH]),
             depth: Cell::new(0),
             buffer,
-        };
-        // The first call is drawn like every other (a countdown starting at 0 would sample
-        // each thread's first call whatever the rate).
-        local.skip.set(local.draw_skip());
-        local
+        }
     }
 
     /// Decides whether this call is measured.
@@ -119,16 +118,32 @@ impl Local {
         if let Some(forced) = self.forced.get() {
             return forced && !breaker::OPEN.load(Ordering::Relaxed);
         }
+        let generation = GENERATION.load(Ordering::Relaxed);
         let skip = self.skip.get();
-        if skip > 0 {
+        if skip > 0 && self.drawn_at.get() == generation {
             self.skip.set(skip - 1);
-            false
-        } else {
-            self.skip.set(self.draw_skip());
-            // The countdown runs on while the breaker is open, so sampling resumes at the
-            // configured rate when it closes.
-            !breaker::OPEN.load(Ordering::Relaxed)
+            return false;
         }
+        self.next_draw(generation)
+    }
+
+    /// The countdown ran out, or the settings changed since it was drawn (a rate of 0 draws
+    /// "never", so a countdown must not outlive the settings it was drawn under; a thread's
+    /// first call lands here too, drawn like every other).
+    #[cold]
+    fn next_draw(&self, generation: u32) -> bool {
+        if self.drawn_at.get() != generation {
+            self.drawn_at.set(generation);
+            let skip = self.draw_skip();
+            if skip > 0 {
+                self.skip.set(skip - 1);
+                return false;
+            }
+        }
+        self.skip.set(self.draw_skip());
+        // The countdown runs on while the breaker is open, so sampling resumes at the
+        // configured rate when it closes.
+        !breaker::OPEN.load(Ordering::Relaxed)
     }
 
     /// Draws the number of calls to skip before the next sample: geometric with the current

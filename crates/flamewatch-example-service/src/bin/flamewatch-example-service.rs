@@ -11,6 +11,7 @@ use flamewatch_example_service::app;
 use flamewatch_http::{ApiConfig, HttpConfig, HttpProfiler};
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -27,15 +28,23 @@ enum ModeArg {
 #[derive(Debug, Parser)]
 #[command(
     version,
-    after_help = "Examples:\n  flamewatch-example-service --bind 127.0.0.1:8080 --api-bind 127.0.0.1:6060\n  flamewatch-example-service --mode full --window-ms 500\n  flamewatch-example-service --off            # no profiling at all (overhead baseline)\n  curl -X POST http://127.0.0.1:8080/admin/slow   # regressionTest becomes ~45% slower"
+    after_help = "Examples:\n  flamewatch-example-service --bind 127.0.0.1:8080 --api-bind 127.0.0.1:6060\n  flamewatch-example-service --mode full --window-ms 500\n  flamewatch-example-service --config flamewatch.yml\n  flamewatch-example-service --off            # no profiling at all (overhead baseline)\n  curl -X POST http://127.0.0.1:8080/admin/slow   # regressionTest becomes ~45% slower"
 )]
 struct Args {
     /// Address of the application.
     #[arg(long, default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
-    /// Address of the management API.
-    #[arg(long, default_value = "127.0.0.1:6060")]
-    api_bind: SocketAddr,
+    /// Address of the management API [default: 127.0.0.1:6060, or `api.bind` of --config].
+    #[arg(long)]
+    api_bind: Option<SocketAddr>,
+    /// A flamewatch YAML configuration: profiler settings (reloaded when the file changes),
+    /// `api.*` and `trigger.*`. Replaces --mode, --sample-rate, --window-ms and
+    /// --overhead-max-pct; --api-bind and --token still override the file.
+    #[arg(long, conflicts_with_all = ["off", "mode", "sample_rate", "window_ms", "overhead_max_pct"])]
+    config: Option<PathBuf>,
+    /// Dotted path of the flamewatch settings inside --config (e.g. `runtime.profiling`).
+    #[arg(long, requires = "config")]
+    config_section: Option<String>,
     /// Fraction of requests traced in depth in sampling mode (0 to 1).
     #[arg(long, default_value_t = 0.01)]
     sample_rate: f64,
@@ -105,6 +114,52 @@ fn run(args: Args) -> anyhow::Result<()> {
     rt.block_on(serve(args, workers))
 }
 
+/// Starts the profiler from `path` (watched for changes) and returns the request profiling
+/// and API settings it asks for.
+fn start_from_file(
+    path: &std::path::Path,
+    section: Option<&str>,
+) -> anyhow::Result<(HttpConfig, ApiConfig)> {
+    let mut builder = flamewatch::config::Config::builder().file(path);
+    if let Some(s) = section {
+        builder = builder.section(s);
+    }
+    let config = builder.clone().env(std::env::vars()).build()?;
+    flamewatch::init_from_builder(builder, None, flamewatch::config::WatchOptions::default())?;
+    Ok((
+        HttpConfig::from_config(&config),
+        ApiConfig::from_config(&config),
+    ))
+}
+
+/// Starts the profiler from the command-line flags.
+fn start_from_flags(args: &Args) -> (HttpConfig, ApiConfig) {
+    let window = WindowConfig {
+        window_ns: args.window_ms.saturating_mul(1_000_000),
+        windows: 100,
+        recent_windows: 2,
+    };
+    let mode = match args.mode {
+        ModeArg::Sampling => flamewatch::Mode::Sampling,
+        ModeArg::Full => flamewatch::Mode::Full,
+    };
+    let breaker = if args.overhead_max_pct == 0.0 {
+        flamewatch::BreakerSettings::off()
+    } else {
+        let mut b = flamewatch::BreakerSettings::default();
+        b.max_pct = args.overhead_max_pct;
+        b
+    };
+    flamewatch::init(
+        flamewatch::Settings::default()
+            .mode(mode)
+            .sample_rate(args.sample_rate)
+            .window(window)
+            .breaker(breaker),
+    );
+    (HttpConfig::default(), ApiConfig::default())
+}
+
 /// Threads whose database is seeded.
 static SEEDED: AtomicUsize = AtomicUsize::new(0);
 
@@ -125,40 +180,23 @@ async fn serve(args: Args, workers: usize) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut _api = None;
     if !args.off {
-        let window = WindowConfig {
-            window_ns: args.window_ms.saturating_mul(1_000_000),
-            windows: 100,
-            recent_windows: 2,
+        let (http_config, mut api_config) = match &args.config {
+            Some(path) => start_from_file(path, args.config_section.as_deref())?,
+            None => start_from_flags(&args),
         };
-        let mode = match args.mode {
-            ModeArg::Sampling => flamewatch::Mode::Sampling,
-            ModeArg::Full => flamewatch::Mode::Full,
-        };
-        let breaker = if args.overhead_max_pct == 0.0 {
-            flamewatch::BreakerSettings::off()
-        } else {
-            let mut b = flamewatch::BreakerSettings::default();
-            b.max_pct = args.overhead_max_pct;
-            b
-        };
-        flamewatch::init(
-            flamewatch::Settings::default()
-                .mode(mode)
-                .sample_rate(args.sample_rate)
-                .window(window)
-                .breaker(breaker),
-        );
-        let http = HttpProfiler::new(HttpConfig::default().user_header(app::USER_HEADER));
+        let http = HttpProfiler::new(http_config.user_header(app::USER_HEADER));
         router = router.layer(http.layer());
-        let mut config = ApiConfig::default().bind(args.api_bind);
+        if let Some(bind) = args.api_bind {
+            api_config = api_config.bind(bind);
+        }
         if let Some(t) = &args.token {
-            config = config.token(t);
+            api_config = api_config.token(t);
         }
         let api = http
-            .serve(config.clone())
+            .serve(api_config.clone())
             .await
-            .with_context(|| format!("cannot listen on --api-bind {}", args.api_bind))?;
-        writeln!(out, "api {}", api.url(&config))?;
+            .with_context(|| format!("cannot listen on the API address {}", api_config.bind))?;
+        writeln!(out, "api {}", api.url(&api_config))?;
         _api = Some(api);
     }
     let listener = tokio::net::TcpListener::bind(args.bind)

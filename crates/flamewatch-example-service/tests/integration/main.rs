@@ -16,6 +16,7 @@
 //! test`'s lock. Run `cargo build -p flamewatch-cli` first after changing the CLI.
 
 mod api;
+mod config;
 mod functions;
 mod load;
 mod regression;
