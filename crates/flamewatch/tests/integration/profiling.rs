@@ -692,3 +692,39 @@ fn request_context_reaches_records_and_anomalies_across_await_and_spawned_tasks(
         "no reference kept once processed"
     );
 }
+
+#[profiled("e2e.rate_change.call")]
+fn rate_change_call() -> u8 {
+    black_box(3)
+}
+
+#[test]
+fn a_new_sample_rate_applies_at_once_even_after_a_rate_of_zero() {
+    let (_g, profiler) = exclusive(Settings::default().mode(Mode::Sampling).sample_rate(0.0));
+    let sampled = |p: &Profiler| {
+        function(&p.snapshot(), "e2e.rate_change.call")
+            .map_or((0, 0), |f| (f.stats.calls, f.stats.sampled))
+    };
+    for _ in 0..1_000 {
+        rate_change_call();
+    }
+    assert_eq!(
+        sampled(&profiler),
+        (1_000, 0),
+        "a rate of 0 measures nothing"
+    );
+    // The countdown drawn at rate 0 ("never") must not outlive the settings it came from.
+    profiler.apply(
+        Settings::default()
+            .mode(Mode::Full)
+            .breaker(BreakerSettings::off()),
+    );
+    for _ in 0..10 {
+        rate_change_call();
+    }
+    assert_eq!(
+        sampled(&profiler),
+        (1_010, 10),
+        "full mode measures every call at once"
+    );
+}
