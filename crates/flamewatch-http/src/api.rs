@@ -376,6 +376,7 @@ pub fn stats_json(http: &HttpProfiler) -> Value {
         "effective_sample_rate": t.effective_sample_rate(),
         "endpoints": http.recorder().endpoints().len(),
         "anomalies_total": http.recorder().anomalies_total(),
+        "dropped_measurements": http.recorder().dropped(),
         "capturing": http.recorder().capturing(),
         "captures": http.recorder().captures(),
     });
@@ -791,7 +792,12 @@ pub fn metrics_text(http: &HttpProfiler) -> Result<String, ApiError> {
             s.sampled,
         );
     }
-    families.extend([requests, sampled, latency]);
+    let dropped = MetricFamily::counter(
+        "flamewatch_http_dropped_measurements_total",
+        "Request latencies lost to a full per-thread ring (the requests are still counted).",
+    )
+    .with_value(&[], http.recorder().dropped() as f64);
+    families.extend([requests, sampled, latency, dropped]);
     encode(&families).map_err(|e| ApiError::Internal(format!("cannot encode metrics: {e}")))
 }
 

@@ -235,6 +235,10 @@ fn token_errors_breakdowns_metrics_and_clear() {
         text.contains(r#"flamewatch_http_requests_total{method="GET",route="/api/items/{id}"} 48"#),
         "{text}"
     );
+    assert!(
+        text.contains("flamewatch_http_dropped_measurements_total 0"),
+        "{text}"
+    );
     let root = s.api.rsplit_once("/api/").unwrap().0;
     let resp = s
         .agent
