@@ -411,3 +411,101 @@ fn a_slow_endpoint_triggers_a_bounded_full_capture_then_cools_down() {
         assert_eq!(http.recorder().captures().len(), 1);
     });
 }
+
+/// Calls a tower service whose handler is ready at once, on this thread, without a runtime.
+fn call_now<S>(svc: &mut S, uri: &str, user: &str)
+where
+    S: tower::Service<Request<Body>, Response = axum::http::Response<Body>>,
+    S::Error: std::fmt::Debug,
+{
+    use std::future::Future;
+    let req = Request::get(uri)
+        .header("x-user-id", user)
+        .body(Body::empty())
+        .unwrap();
+    let mut fut = std::pin::pin!(svc.call(req));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(r) => drop(r.unwrap()),
+        std::task::Poll::Pending => panic!("the handler completes on the first poll"),
+    }
+}
+
+#[test]
+fn concurrent_threads_readers_and_thread_exits_lose_no_request() {
+    use std::borrow::Cow;
+    use tower::Layer;
+    let http = HttpProfiler::new(
+        HttpConfig::default()
+            .user_header("x-user-id")
+            .route_extractor(|_, uri, _| {
+                Some(Cow::Borrowed(if uri.path().starts_with("/stress/a") {
+                    "/stress/a"
+                } else {
+                    "/stress/b"
+                }))
+            }),
+    );
+    let layer = http.layer();
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 30_000;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Readers drain and read while the writers run (they hold the aggregate lock, so writers'
+    // rings fill and writers drain themselves or, rarely, drop a measurement).
+    let reader = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let list = http.recorder().endpoints();
+                for e in &list {
+                    assert!(e.latency.calls <= e.requests, "{e:?}");
+                }
+                reads += 1;
+            }
+            reads
+        })
+    };
+    let writers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut svc = layer.layer(tower::service_fn(|_req: Request<Body>| async {
+                    Ok::<_, std::convert::Infallible>(axum::http::Response::new(Body::empty()))
+                }));
+                for i in 0..PER_THREAD {
+                    let path = if i % 3 == 0 {
+                        "/stress/a/1"
+                    } else {
+                        "/stress/b/2"
+                    };
+                    call_now(&mut svc, path, &format!("user{}", (t * 7 + i) % 13));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap(); // each writer thread exits: its ring is drained one last time
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(reader.join().unwrap() > 0);
+    let list = http.recorder().endpoints();
+    let total: u64 = list.iter().map(|e| e.requests).sum();
+    let measured: u64 = list.iter().map(|e| e.latency.calls).sum();
+    assert_eq!(
+        total,
+        (THREADS * PER_THREAD) as u64,
+        "every request counted"
+    );
+    assert_eq!(
+        measured + http.recorder().dropped(),
+        total,
+        "every request measured or counted as dropped"
+    );
+    assert_eq!(
+        endpoint(&list, "GET /stress/a").requests,
+        (THREADS * 10_000) as u64
+    );
+    let users = http.recorder().grouped(GroupBy::User, &Filter::default());
+    assert_eq!(users.len(), 13, "{users:?}");
+    assert_eq!(users.iter().map(|g| g.requests).sum::<u64>(), measured);
+}
