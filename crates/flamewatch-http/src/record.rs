@@ -605,12 +605,14 @@ impl Recorder {
         let mut all = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
         self.epoch
             .store(NEXT_ID.fetch_add(1, Ordering::Relaxed), Ordering::Release);
-        // Everything queued now belongs to the old epoch and is discarded.
-        drop((routes.drain(), all.drain(..)));
+        routes.clear();
+        all.clear();
         drop((routes, all));
-        self.drain_into(&mut agg);
         *agg = Aggregate::default();
         self.anomalies_total.store(0, Ordering::Relaxed);
+        // Queued requests of the old epoch are discarded; requests that started after the
+        // epoch changed are kept in the fresh statistics.
+        self.drain_into(&mut agg);
     }
 
     fn all(&self) -> Vec<Arc<Endpoint>> {
