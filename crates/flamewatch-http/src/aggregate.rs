@@ -14,7 +14,7 @@ use flamewatch_core::ring::Ring;
 use flamewatch_core::welford::Welford;
 use flamewatch_core::window::KeyStats;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -93,23 +93,117 @@ pub(crate) struct Cell {
     pub(crate) max_ns: u64,
 }
 
+impl Cell {
+    fn add(&mut self, wall_ns: u64) {
+        self.wall.add(wall_ns as f64);
+        self.max_ns = self.max_ns.max(wall_ns);
+    }
+
+    fn merge(&mut self, other: &Cell) {
+        self.wall.merge(&other.wall);
+        self.max_ns = self.max_ns.max(other.max_ns);
+    }
+}
+
+/// One user's latencies by status (a handful of statuses: a short list beats a map).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Row {
+    pub(crate) by_status: Vec<(u16, Cell)>,
+}
+
+impl Row {
+    fn add(&mut self, status: u16, wall_ns: u64) {
+        match self.by_status.iter_mut().find(|(s, _)| *s == status) {
+            Some((_, c)) => c.add(wall_ns),
+            None => {
+                let mut c = Cell::default();
+                c.add(wall_ns);
+                self.by_status.push((status, c));
+            }
+        }
+    }
+
+    fn merge(&mut self, other: &Row) {
+        for (status, cell) in &other.by_status {
+            match self.by_status.iter_mut().find(|(s, _)| s == status) {
+                Some((_, c)) => c.merge(cell),
+                None => self.by_status.push((*status, *cell)),
+            }
+        }
+    }
+}
+
 /// Statistics of one endpoint.
 #[derive(Debug)]
 pub(crate) struct EndpointStats {
     pub(crate) key: KeyStats,
-    /// Status → user → measured latencies.
-    pub(crate) cells: BTreeMap<u16, FastMap<Box<str>, Cell>>,
+    /// Requests without a user id (`_none`).
+    anonymous: Row,
+    /// Users beyond the cap, and evicted ones (`_other`).
+    other: Row,
     /// Users with rows of their own, with their Space-Saving counts.
-    users: FastMap<Box<str>, u64>,
+    users: FastMap<Box<str>, (u64, Row)>,
 }
 
 impl EndpointStats {
     pub(crate) fn new(key: KeyStats) -> Self {
         EndpointStats {
             key,
-            cells: BTreeMap::new(),
+            anonymous: Row::default(),
+            other: Row::default(),
             users: FastMap::default(),
         }
+    }
+
+    /// Every row with its user name (`_none`, `_other`, then the users with rows).
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (&str, &Row)> {
+        [
+            (crate::record::NO_USER, &self.anonymous),
+            (OTHER, &self.other),
+        ]
+        .into_iter()
+        .chain(self.users.iter().map(|(u, (_, row))| (&**u, row)))
+    }
+
+    /// Adds a request of `user` (one hash lookup in the common case). Users are kept with the
+    /// Space-Saving algorithm: while there is room every user gets a row; at the cap a
+    /// newcomer takes the row of the least-counted user (whose latencies fold into `_other`)
+    /// with that count plus one. A user making more than `1/max` of the requests therefore
+    /// always keeps its row (top-K), while one-off users churn at the bottom.
+    fn add(&mut self, user: Option<&str>, status: u16, wall_ns: u64, max: usize) {
+        let Some(user) = user else {
+            self.anonymous.add(status, wall_ns);
+            return;
+        };
+        if let Some((count, row)) = self.users.get_mut(user) {
+            *count += 1;
+            row.add(status, wall_ns);
+            return;
+        }
+        if max == 0 || user == OTHER || user == crate::record::NO_USER {
+            self.other.add(status, wall_ns);
+            return;
+        }
+        let count = if self.users.len() < max {
+            1
+        } else {
+            let Some((victim, min)) = self
+                .users
+                .iter()
+                .min_by_key(|(_, (count, _))| *count)
+                .map(|(name, (count, _))| (name.clone(), *count))
+            else {
+                self.other.add(status, wall_ns);
+                return;
+            };
+            if let Some((_, evicted)) = self.users.remove(&victim) {
+                self.other.merge(&evicted);
+            }
+            min + 1
+        };
+        let mut row = Row::default();
+        row.add(status, wall_ns);
+        self.users.insert(user.into(), (count, row));
     }
 }
 
@@ -144,20 +238,13 @@ impl Aggregate {
         limits: &Limits,
         e: &RequestEvent,
     ) -> bool {
-        let user = e
-            .user
-            .as_ref()
-            .map_or(crate::record::NO_USER, UserId::as_str);
-        let EndpointStats { key, cells, users } = &mut self.stats[e.index as usize];
-        let hit = key.record(&d.window, &d.anomaly, e.end_ns, e.wall_ns, None);
-        let name = admit_user(users, cells, user, limits.max_users);
-        let by_user = cells.entry(e.status).or_default();
-        let cell = match by_user.get_mut(name) {
-            Some(c) => c,
-            None => by_user.entry(name.into()).or_default(),
-        };
-        cell.wall.add(e.wall_ns as f64);
-        cell.max_ns = cell.max_ns.max(e.wall_ns);
+        let user = e.user.as_ref().map(UserId::as_str);
+        let stats = &mut self.stats[e.index as usize];
+        let hit = stats
+            .key
+            .record(&d.window, &d.anomaly, e.end_ns, e.wall_ns, None);
+        stats.add(user, e.status, e.wall_ns, limits.max_users);
+        let key = &stats.key;
         if let Some(t) = limits.trigger
             && key.total().calls().is_multiple_of(TRIGGER_CHECK_EVERY)
             && e.end_ns >= endpoint.cooldown_until_ns.load(Ordering::Relaxed)
@@ -190,7 +277,7 @@ impl Aggregate {
             method: endpoint.method.to_string(),
             route: endpoint.route.to_string(),
             status: e.status,
-            user: user.to_string(),
+            user: user.unwrap_or(crate::record::NO_USER).to_string(),
             sampled: e.sampled,
             duration_ms: hit.duration_ns as f64 / 1e6,
             mean_ms: hit.mean_ns / 1e6,
@@ -201,45 +288,4 @@ impl Aggregate {
         });
         true
     }
-}
-
-/// The row `user`'s request goes to: its own, or `_other`. Users are kept with the
-/// Space-Saving algorithm: while there is room every user gets a row; at the cap a newcomer
-/// takes the row of the least-counted user (whose latencies fold into `_other`) with that
-/// count plus one. A user making more than `1/max` of the requests therefore always keeps
-/// its row (top-K), while one-off users churn at the bottom.
-fn admit_user<'a>(
-    users: &mut FastMap<Box<str>, u64>,
-    cells: &mut BTreeMap<u16, FastMap<Box<str>, Cell>>,
-    user: &'a str,
-    max: usize,
-) -> &'a str {
-    if let Some(count) = users.get_mut(user) {
-        *count += 1;
-        return user;
-    }
-    if max == 0 || user == OTHER {
-        return OTHER;
-    }
-    if users.len() < max {
-        users.insert(user.into(), 1);
-        return user;
-    }
-    let Some((victim, min)) = users
-        .iter()
-        .min_by_key(|(_, count)| **count)
-        .map(|(name, count)| (name.clone(), *count))
-    else {
-        return OTHER;
-    };
-    users.remove(&victim);
-    users.insert(user.into(), min + 1);
-    for by_user in cells.values_mut() {
-        if let Some(evicted) = by_user.remove(&victim) {
-            let other = by_user.entry(OTHER.into()).or_default();
-            other.wall.merge(&evicted.wall);
-            other.max_ns = other.max_ns.max(evicted.max_ns);
-        }
-    }
-    user
 }

@@ -738,12 +738,12 @@ impl Recorder {
             {
                 return;
             }
-            for (&status, users) in &s.cells {
-                if filter.status.is_some_and(|f| f != status) {
+            for (user, row) in s.rows() {
+                if filter.user.as_deref().is_some_and(|u| u != user) {
                     continue;
                 }
-                for (user, cell) in users {
-                    if filter.user.as_deref().is_some_and(|u| u != &**user) {
+                for &(status, ref cell) in &row.by_status {
+                    if filter.status.is_some_and(|f| f != status) {
                         continue;
                     }
                     let key = match by {

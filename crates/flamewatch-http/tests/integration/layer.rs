@@ -145,8 +145,12 @@ async fn custom_route_extractor_and_caps_fold_into_other() {
     );
     let users: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
     let big = flamewatch_http::hash_user(7, "big");
-    assert_eq!(users.len(), 3, "{users:?}");
+    // Two user rows (the cap), `_other`, and `_none` for the anonymous request, which never
+    // takes a user's row.
+    assert_eq!(users.len(), 4, "{users:?}");
     assert!(users.contains(&"_other"), "{users:?}");
+    let anonymous = groups.iter().find(|g| g.key == "_none");
+    assert_eq!(anonymous.map(|g| g.requests), Some(1), "{users:?}");
     let big_row = groups.iter().find(|g| g.key == big);
     assert_eq!(big_row.map(|g| g.requests), Some(6), "{users:?}");
     // Ids are hashed, never kept raw; every request is still counted somewhere.
