@@ -2,7 +2,9 @@
 //! [`flamewatch_http::ProfilingLayer`] (profiler at 1 % sampling, a static route template,
 //! a user header). The difference is what the layer adds per request: route lookup,
 //! sampling decision, two clock reads, statistics update. A third case routes through axum
-//! (`MatchedPath`), as an application would.
+//! (`MatchedPath`), as an application would; a fourth serves the same endpoint from two
+//! threads at once (what a multi-core server does), where any per-request write to shared
+//! endpoint state would bounce its cache line between the cores.
 
 use axum::Router;
 use axum::body::Body;
@@ -57,6 +59,24 @@ fn bench(c: &mut Criterion) {
     let mut layered = http.layer().layer(service_fn(handler));
     c.bench_function("service_without_layer", |b| b.iter(|| call(&mut bare)));
     c.bench_function("service_with_layer_1pct", |b| b.iter(|| call(&mut layered)));
+    let layer = http.layer();
+    c.bench_function("service_with_layer_1pct_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let start = std::time::Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        let mut svc = layer.layer(service_fn(handler));
+                        for _ in 0..iters {
+                            call(&mut svc);
+                        }
+                    });
+                }
+            });
+            // two requests complete per iteration: report the cost of one
+            start.elapsed() / 2
+        })
+    });
     let axum_http = HttpProfiler::new(HttpConfig::default().user_header("x-user-id"));
     let mut router = Router::new()
         .route("/users/{id}", get(|| async { "user" }))

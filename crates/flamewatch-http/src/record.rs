@@ -207,6 +207,10 @@ pub(crate) fn rate_threshold(rate: f64) -> u64 {
 
 /// One `METHOD route` endpoint: its name and the sampling state the edge decision reads and
 /// writes (atomics, no lock). Its statistics live in the recorder's aggregate, at `index`.
+///
+/// An unsampled request writes none of these atomics (`last_seen_ns` at most once a
+/// millisecond), so worker threads serving the same endpoint on different cores do not pass
+/// its cache line back and forth: requests are counted where they are aggregated.
 #[derive(Debug)]
 pub(crate) struct Endpoint {
     pub(crate) method: Arc<str>,
@@ -215,11 +219,13 @@ pub(crate) struct Endpoint {
     pub(crate) index: u32,
     /// The recorder epoch it belongs to.
     pub(crate) epoch: u64,
-    /// Nanoseconds (recorder clock) of the previous request, `u64::MAX` before the first.
+    /// Nanoseconds (recorder clock) of a recent request (at most [`LAST_SEEN_GRAIN_NS`]
+    /// older than the newest), `u64::MAX` before the first.
     last_seen_ns: AtomicU64,
     window_index: AtomicU64,
     window_sampled: AtomicU64,
-    requests: AtomicU64,
+    /// Finished requests whose measurement was lost to a full ring (counted as requests).
+    dropped: AtomicU64,
     sampled_random: AtomicU64,
     sampled_guaranteed: AtomicU64,
     sampled_triggered: AtomicU64,
@@ -277,6 +283,9 @@ pub const MAX_BASELINES: usize = 64;
 
 /// Source of [`Recorder`] ids and epochs (unique in the process).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Granularity of an endpoint's last-seen time (1 ms; the idle rule is 60 s by default).
+const LAST_SEEN_GRAIN_NS: u64 = 1_000_000;
 
 /// How often the background thread drains the request rings.
 const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(25);
@@ -450,7 +459,7 @@ impl Recorder {
             last_seen_ns: AtomicU64::new(u64::MAX),
             window_index: AtomicU64::new(0),
             window_sampled: AtomicU64::new(0),
-            requests: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
             sampled_random: AtomicU64::new(0),
             sampled_guaranteed: AtomicU64::new(0),
             sampled_triggered: AtomicU64::new(0),
@@ -472,11 +481,13 @@ impl Recorder {
         enabled: bool,
         now_ns: u64,
     ) -> Decision {
-        endpoint.requests.fetch_add(1, Ordering::Relaxed);
         // Load then store, not a swap: two requests racing here both see an older time, which
-        // at worst samples one more request.
+        // at worst samples one more request. Stored only when it moved by a grain, so a busy
+        // endpoint's line stays shared between cores (the idle rule works in seconds).
         let previous = endpoint.last_seen_ns.load(Ordering::Relaxed);
-        endpoint.last_seen_ns.store(now_ns, Ordering::Relaxed);
+        if previous == u64::MAX || now_ns.saturating_sub(previous) >= LAST_SEEN_GRAIN_NS {
+            endpoint.last_seen_ns.store(now_ns, Ordering::Relaxed);
+        }
         if !enabled {
             return Decision::Skip;
         }
@@ -511,6 +522,7 @@ impl Recorder {
     /// Records one finished request: queued in this thread's ring, aggregated later. A ring
     /// found half full is drained right here if no one else is draining.
     pub(crate) fn record(&self, event: RequestEvent) {
+        let (index, epoch) = (event.index, event.epoch);
         let pushed = aggregate::with_ring(
             self.uid,
             |ring| lock(&self.rings).push(ring),
@@ -534,12 +546,19 @@ impl Recorder {
                     unsafe { ring.ring.push(event) }.is_ok()
                 });
                 if retried != Some(true) {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    self.lost(index, epoch);
                 }
             }
-            None => {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
-            }
+            None => self.lost(index, epoch),
+        }
+    }
+
+    /// Counts a finished request whose measurement could not be queued.
+    fn lost(&self, index: u32, epoch: u64) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+        let endpoints = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = endpoints.get(index as usize).filter(|e| e.epoch == epoch) {
+            e.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -685,7 +704,7 @@ impl Recorder {
     /// Per-endpoint statistics, in registration order.
     pub fn endpoints(&self) -> Vec<EndpointReport> {
         self.each(|e, s, d| {
-            let requests = e.requests.load(Ordering::Relaxed);
+            let requests = requests(e, s.as_deref());
             let random = e.sampled_random.load(Ordering::Relaxed);
             let guaranteed = e.sampled_guaranteed.load(Ordering::Relaxed);
             let triggered = e.sampled_triggered.load(Ordering::Relaxed);
@@ -716,12 +735,12 @@ impl Recorder {
     /// Request and sampling totals over every endpoint.
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        for e in self.all() {
-            t.requests += e.requests.load(Ordering::Relaxed);
+        self.each(|e, s, _| {
+            t.requests += requests(e, s.as_deref());
             t.sampled_random += e.sampled_random.load(Ordering::Relaxed);
             t.sampled_guaranteed += e.sampled_guaranteed.load(Ordering::Relaxed);
             t.sampled_triggered += e.sampled_triggered.load(Ordering::Relaxed);
-        }
+        });
         t
     }
 
@@ -835,6 +854,11 @@ impl Recorder {
         Some(out)
     }
 }
+/// Finished requests of `e`: every one aggregated, plus those whose measurement was lost.
+fn requests(e: &Endpoint, stats: Option<&EndpointStats>) -> u64 {
+    stats.map_or(0, |s| s.key.total().calls()) + e.dropped.load(Ordering::Relaxed)
+}
+
 fn ratio(a: u64, b: u64) -> f64 {
     if b == 0 { 0.0 } else { a as f64 / b as f64 }
 }
@@ -848,7 +872,8 @@ pub(crate) fn unix_now() -> f64 {
 /// Request and sampling totals.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Totals {
-    /// Requests seen.
+    /// Requests finished (a request in flight is counted when it ends, cancelled ones with
+    /// status 499).
     pub requests: u64,
     /// Traced by the random draw.
     pub sampled_random: u64,
@@ -879,7 +904,8 @@ pub struct EndpointReport {
     pub method: String,
     /// Route template (never a raw path).
     pub route: String,
-    /// Requests seen.
+    /// Requests finished (a request in flight is counted when it ends, cancelled ones with
+    /// status 499).
     pub requests: u64,
     /// Requests traced in depth.
     pub sampled: u64,
