@@ -53,6 +53,15 @@ impl WindowConfig {
     }
 }
 
+/// A key frozen as (part of) a named baseline: see [`KeyStats::freeze`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Frozen {
+    /// The calibrated distribution when frozen: what the key is compared against.
+    pub calibrated: Welford,
+    /// Lifetime totals when frozen: subtracted to find the calls since.
+    pub lifetime: Welford,
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 struct WindowSummary {
     index: u64,
@@ -240,14 +249,35 @@ impl KeyStats {
         self.closed_merged = Welford::default();
     }
 
-    /// Recent vs a frozen baseline distribution.
+    /// The calls since `frozen` was taken (see [`KeyStats::since`]) against its calibrated
+    /// distribution.
     pub fn regression_against(
         &self,
         cfg: &WindowConfig,
-        frozen: &Welford,
+        frozen: &Frozen,
         reg: &RegressionConfig,
     ) -> Option<Comparison> {
-        compare(frozen, &self.recent(cfg), reg)
+        compare(&frozen.calibrated, &self.since(cfg, frozen), reg)
+    }
+
+    /// Freezes this key as a named baseline would: its calibrated distribution and its
+    /// lifetime totals now. `None` while it has no measured call.
+    pub fn freeze(&self) -> Option<Frozen> {
+        let calibrated = self.calibrated();
+        (calibrated.count() > 0).then(|| Frozen {
+            calibrated,
+            lifetime: *self.total.wall(),
+        })
+    }
+
+    /// Exactly the calls measured since `frozen` was taken (lifetime now minus lifetime then),
+    /// so a deploy compared soon after the freeze is not diluted by the calls before it; the
+    /// recent windows when the statistics were cleared since.
+    pub fn since(&self, cfg: &WindowConfig, frozen: &Frozen) -> Welford {
+        self.total
+            .wall()
+            .subtract(&frozen.lifetime)
+            .unwrap_or_else(|| self.recent(cfg))
     }
 
     /// Approximate heap bytes held by this key.

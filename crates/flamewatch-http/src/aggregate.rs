@@ -4,8 +4,9 @@
 //! it (one bounded SPSC ring per thread and recorder: no lock, no allocation for user ids up
 //! to 32 bytes). The aggregate — per endpoint a [`KeyStats`] window ring plus one latency cell
 //! per `(status, user)` — is updated by whoever holds its lock and drains the rings: the
-//! recorder's background thread every 25 ms, every reader before it reads, and a request
-//! thread whose ring is half full (with `try_lock`, so a request never waits).
+//! recorder's background thread every 25 ms (and as soon as a ring is half full), every reader
+//! before it reads, and — only when its ring is full, or there is no background thread — a
+//! request thread (with `try_lock`, so a request never waits).
 
 use crate::UserId;
 use crate::record::{CaptureEvent, Detection, Endpoint, FastMap, RequestAnomaly, unix_now};
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Finished requests a thread can hold between two drains (64 bytes each: 128 KiB per thread
-/// that serves requests). A thread drains by itself at half full, so the ring only overflows
-/// when another thread is draining at that moment.
+/// that serves requests). At half full the thread wakes the drain thread; at full it drains
+/// by itself, so the ring only overflows when another thread is draining at that moment.
 pub(crate) const RING_CAPACITY: usize = 2048;
 
 /// One finished request on its way to the aggregate.

@@ -15,12 +15,12 @@ use flamewatch::OTHER;
 use flamewatch_core::detect::{AnomalyConfig, Comparison, RegressionConfig};
 use flamewatch_core::stats::StatsSnapshot;
 use flamewatch_core::welford::Welford;
-use flamewatch_core::window::{KeyStats, WindowConfig};
+use flamewatch_core::window::{Frozen, KeyStats, WindowConfig};
 use serde::Serialize;
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// FNV-1a: short keys (route templates, user ids) hash in a few nanoseconds. Maps keyed by
@@ -311,8 +311,13 @@ pub struct Recorder {
     /// Latency measurements lost because a ring was full (the requests are still counted).
     dropped: AtomicU64,
     detection: RwLock<Detection>,
+    /// The background drain thread, woken early by a ring that passes half full.
+    drainer: OnceLock<std::thread::Thread>,
+    /// Set by the first request thread that finds its ring half full, cleared by the drain
+    /// thread before it drains: one wake-up per drain at most.
+    wake_pending: AtomicBool,
     /// Frozen endpoint baselines: name → endpoint key → distribution.
-    baselines: Mutex<BTreeMap<String, BTreeMap<String, Welford>>>,
+    baselines: Mutex<BTreeMap<String, BTreeMap<String, Frozen>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -337,21 +342,42 @@ impl Recorder {
             dropped: AtomicU64::new(0),
             detection: RwLock::default(),
             baselines: Mutex::default(),
+            drainer: OnceLock::new(),
+            wake_pending: AtomicBool::new(false),
         }
     }
 
-    /// Starts the thread that drains finished requests into the statistics every 25 ms (so
-    /// anomalies and triggered captures are found without a reader asking).
+    /// Starts the thread that drains finished requests into the statistics every 25 ms, and
+    /// sooner when a thread's ring passes half full (so anomalies and triggered captures are
+    /// found without a reader asking, and request threads do not aggregate).
     pub fn spawn_drain(&'static self) -> std::io::Result<()> {
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("flamewatch-http".into())
             .spawn(move || {
                 loop {
-                    std::thread::sleep(DRAIN_EVERY);
+                    std::thread::park_timeout(DRAIN_EVERY);
+                    self.wake_pending.store(false, Ordering::Relaxed);
                     self.sync();
                 }
-            })
-            .map(drop)
+            })?;
+        let _ = self.drainer.set(handle.thread().clone());
+        Ok(())
+    }
+
+    /// Has a half-full ring drained: by the drain thread (woken once per drain; the load
+    /// first keeps the flag's cache line shared while a wake-up is pending), or right here
+    /// when there is none.
+    fn drain_soon(&self) {
+        match self.drainer.get() {
+            Some(drainer) => {
+                if !self.wake_pending.load(Ordering::Relaxed)
+                    && !self.wake_pending.swap(true, Ordering::Relaxed)
+                {
+                    drainer.unpark();
+                }
+            }
+            None => self.try_sync(),
+        }
     }
 
     pub(crate) fn now_ns(&self) -> u64 {
@@ -520,7 +546,8 @@ impl Recorder {
     }
 
     /// Records one finished request: queued in this thread's ring, aggregated later. A ring
-    /// found half full is drained right here if no one else is draining.
+    /// found half full wakes the drain thread; a full one is drained right here if no one
+    /// else is draining.
     pub(crate) fn record(&self, event: RequestEvent) {
         let (index, epoch) = (event.index, event.epoch);
         let pushed = aggregate::with_ring(
@@ -535,7 +562,7 @@ impl Recorder {
         match pushed {
             Some((Ok(()), half_full)) => {
                 if half_full {
-                    self.try_sync();
+                    self.drain_soon();
                 }
             }
             Some((Err(event), _)) => {
@@ -810,11 +837,8 @@ impl Recorder {
                 return None;
             }
         }
-        let frozen: BTreeMap<String, Welford> = self
-            .each(|e, s, _| {
-                let w = s?.key.calibrated();
-                (w.count() > 0).then(|| (e.name(), w))
-            })
+        let frozen: BTreeMap<String, Frozen> = self
+            .each(|e, s, _| Some((e.name(), s?.key.freeze()?)))
             .into_iter()
             .flatten()
             .collect();
@@ -838,7 +862,8 @@ impl Recorder {
         lock(&self.baselines).remove(name).is_some()
     }
 
-    /// Each endpoint's recent behaviour against the frozen baseline `name`.
+    /// Each endpoint's requests since the baseline `name` was frozen against it (the recent
+    /// windows if the data was cleared since).
     pub fn compare_to_baseline(&self, name: &str) -> Option<Vec<(String, Comparison)>> {
         let frozen = lock(&self.baselines).get(name)?.clone();
         let out = self

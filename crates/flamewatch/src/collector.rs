@@ -13,9 +13,9 @@ use crate::registry::KeyId;
 use crate::runtime::Runtime;
 use crate::settings::Settings;
 use crate::snapshot::{Anomaly, FunctionStats, Health, MemoryStats, Regression, Session, Snapshot};
-use flamewatch_core::detect::{Comparison, compare};
+use flamewatch_core::detect::Comparison;
 use flamewatch_core::welford::Welford;
-use flamewatch_core::window::KeyStats;
+use flamewatch_core::window::{Frozen, KeyStats};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -33,15 +33,6 @@ pub type AnomalyHook = Box<dyn Fn(&Anomaly) + Send + Sync>;
 struct ThreadEntry {
     buffer: Arc<ThreadBuffer>,
     seen: HashMap<KeyId, u64>,
-}
-
-/// One key in a frozen baseline.
-#[derive(Clone, Copy)]
-struct Frozen {
-    /// The calibrated distribution at freeze time: what "before" means.
-    calibrated: Welford,
-    /// Lifetime totals at freeze time, so "after" is exactly the calls since the freeze.
-    lifetime: Welford,
 }
 
 #[derive(Default)]
@@ -432,19 +423,7 @@ impl Collector {
             .keys
             .iter()
             .enumerate()
-            .filter_map(|(id, ks)| {
-                let ks = ks.as_ref()?;
-                let calibrated = ks.stats.calibrated();
-                (calibrated.count() > 0).then(|| {
-                    (
-                        id as KeyId,
-                        Frozen {
-                            calibrated,
-                            lifetime: *ks.stats.total().wall(),
-                        },
-                    )
-                })
-            })
+            .filter_map(|(id, ks)| Some((id as KeyId, ks.as_ref()?.stats.freeze()?)))
             .collect();
         let n = frozen.len();
         state.baselines.insert(name.to_owned(), frozen);
@@ -481,13 +460,10 @@ impl Collector {
                 continue;
             };
             ks.stats.advance(&settings.window, now);
-            let since = ks
-                .stats
-                .total()
-                .wall()
-                .subtract(&base.lifetime)
-                .unwrap_or_else(|| ks.stats.recent(&settings.window));
-            if let Some(c) = compare(&base.calibrated, &since, &settings.regression) {
+            if let Some(c) =
+                ks.stats
+                    .regression_against(&settings.window, base, &settings.regression)
+            {
                 out.push((
                     names
                         .get(id)

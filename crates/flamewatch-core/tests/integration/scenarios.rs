@@ -171,3 +171,45 @@ fn a_25_percent_shift_is_detected_within_200_samples() {
         assert!(c.severity >= Severity::Medium, "{c:?}");
     }
 }
+
+/// A deploy guarded by a frozen baseline: compared 20 s after the freeze — inside the same
+/// one-minute window — the verdict sees only the calls since the freeze, so a 45 % slowdown
+/// reads as 45 %, not diluted by the minute of normal calls around it.
+#[test]
+fn frozen_baseline_compares_exactly_the_calls_since_the_freeze() {
+    let clock = FakeClock::default();
+    let cfg = WindowConfig::default();
+    let reg = RegressionConfig::default();
+    let mut noise = Noise::new(11);
+    let mut key = Key::new(&cfg, &clock);
+    // ten minutes of normal traffic, ten calls a second; the freeze lands mid-window
+    for _ in 0..6_040 {
+        clock.advance_ms(100);
+        key.call(&cfg, &clock, noise.normal_ns(108.0, 5.0));
+    }
+    let frozen = key.stats.freeze().expect("calls were measured");
+    assert_eq!(frozen.lifetime.count(), 6_040);
+    for _ in 0..200 {
+        clock.advance_ms(100);
+        key.call(&cfg, &clock, noise.normal_ns(157.0, 6.0));
+    }
+    let since = key.stats.since(&cfg, &frozen);
+    assert_eq!(since.count(), 200);
+    assert!((since.mean() / 1e6 - 157.0).abs() < 1.5, "{since:?}");
+    let c = key
+        .stats
+        .regression_against(&cfg, &frozen, &reg)
+        .expect("both sides calibrated");
+    assert!(c.regressed, "{c:?}");
+    assert_eq!(c.severity, Severity::High);
+    assert_eq!(c.recent_samples, 200);
+    assert!((c.change_pct - 45.4).abs() < 3.0, "{c:?}");
+    // the recent windows alone would have mixed in the 400 normal calls of this window
+    // and the previous one
+    assert!(key.stats.recent(&cfg).count() > 200);
+    // after the statistics are cleared the comparison falls back to the recent windows
+    let mut fresh = Key::new(&cfg, &clock);
+    clock.advance_ms(100);
+    fresh.call(&cfg, &clock, 150_000_000);
+    assert_eq!(fresh.stats.since(&cfg, &frozen).count(), 1);
+}
