@@ -766,7 +766,7 @@ pub fn metrics_text(http: &HttpProfiler) -> Result<String, ApiError> {
         .unwrap_or_default();
     let mut requests = MetricFamily::counter(
         "flamewatch_http_requests_total",
-        "HTTP requests seen, per endpoint.",
+        "HTTP requests finished, per endpoint.",
     );
     let mut sampled = MetricFamily::counter(
         "flamewatch_http_sampled_requests_total",
