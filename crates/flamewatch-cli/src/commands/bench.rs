@@ -17,6 +17,20 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Baselines with fewer counted runs than this get a hint when a verdict stays inconclusive.
+const SHARP_BASELINE_RUNS: usize = 10;
+
+/// The hint for an inconclusive verdict whose baseline, not this run, is too small: once this
+/// side has more runs than the baseline, adding more narrows the interval little.
+fn small_baseline_hint(base_runs: usize, runs: usize) -> Option<String> {
+    (base_runs < SHARP_BASELINE_RUNS && runs > base_runs).then(|| {
+        format!(
+            "the baseline has only {base_runs} runs: its own spread bounds the verdict however \
+             many runs are added here; record it again with --runs {SHARP_BASELINE_RUNS} or more"
+        )
+    })
+}
+
 /// Arguments of `flamewatch bench`.
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  \
@@ -416,6 +430,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<Outcome> {
                     if status == RunStatus::Ok {
                         status = RunStatus::Inconclusive;
                     }
+                    notes.extend(small_baseline_hint(base.runs.len(), result.runs.len()));
                     if args.fail_on_regression {
                         Outcome::Inconclusive
                     } else {
@@ -582,5 +597,18 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("1.5").unwrap(), Duration::from_millis(1500));
         assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn a_small_baseline_is_named_only_when_it_is_the_limit() {
+        let hint = small_baseline_hint(3, 30).expect("3 runs against 30");
+        assert!(
+            hint.contains("only 3 runs") && hint.contains("--runs 10"),
+            "{hint}"
+        );
+        // this side is still the smaller one: more runs here do help
+        assert_eq!(small_baseline_hint(3, 3), None);
+        // a baseline of 10 runs is not the problem
+        assert_eq!(small_baseline_hint(10, 30), None);
     }
 }
