@@ -222,7 +222,8 @@ pub(crate) struct Endpoint {
     /// Nanoseconds (recorder clock) of a recent request (at most [`LAST_SEEN_GRAIN_NS`]
     /// older than the newest), `u64::MAX` before the first.
     last_seen_ns: AtomicU64,
-    window_index: AtomicU64,
+    /// Recorder-clock end of the window `window_sampled` counts in (0 before the first).
+    window_end_ns: AtomicU64,
     window_sampled: AtomicU64,
     /// Finished requests whose measurement was lost to a full ring (counted as requests).
     dropped: AtomicU64,
@@ -284,6 +285,12 @@ pub const MAX_BASELINES: usize = 64;
 /// Source of [`Recorder`] ids and epochs (unique in the process).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// The process's TSC clock (calibrated once; shared by every recorder).
+fn clock() -> &'static quanta::Clock {
+    static CLOCK: OnceLock<quanta::Clock> = OnceLock::new();
+    CLOCK.get_or_init(quanta::Clock::new)
+}
+
 /// Granularity of an endpoint's last-seen time (1 ms; the idle rule is 60 s by default).
 const LAST_SEEN_GRAIN_NS: u64 = 1_000_000;
 
@@ -299,7 +306,8 @@ pub struct Recorder {
     /// and the tag that lets a drain discard requests recorded before a clear.
     epoch: AtomicU64,
     pub(crate) config: RecorderConfig,
-    origin: quanta::Instant,
+    /// [`clock`] reading at creation: the recorder's time zero.
+    origin_raw: u64,
     routes: RwLock<FastMap<Box<str>, Vec<Arc<Endpoint>>>>,
     /// The window length, for the sampling decision (mirrors `detection`).
     pub(crate) window_ns: AtomicU64,
@@ -332,7 +340,7 @@ impl Recorder {
             uid: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             epoch: AtomicU64::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
             config,
-            origin: quanta::Instant::now(),
+            origin_raw: clock().raw(),
             routes: RwLock::default(),
             window_ns: AtomicU64::new(WindowConfig::default().window_ns),
             endpoints: RwLock::default(),
@@ -380,10 +388,10 @@ impl Recorder {
         }
     }
 
+    /// Nanoseconds since the recorder was created: one TSC read and a multiply-shift.
     pub(crate) fn now_ns(&self) -> u64 {
-        quanta::Instant::now()
-            .saturating_duration_since(self.origin)
-            .as_nanos() as u64
+        let clock = clock();
+        clock.delta_as_nanos(self.origin_raw, clock.raw())
     }
 
     fn detection(&self) -> Detection {
@@ -483,7 +491,7 @@ impl Recorder {
             index: all.len() as u32,
             epoch: self.epoch.load(Ordering::Acquire),
             last_seen_ns: AtomicU64::new(u64::MAX),
-            window_index: AtomicU64::new(0),
+            window_end_ns: AtomicU64::new(0),
             window_sampled: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             sampled_random: AtomicU64::new(0),
@@ -517,10 +525,14 @@ impl Recorder {
         if !enabled {
             return Decision::Skip;
         }
-        let window_ns = self.window_ns.load(Ordering::Relaxed).max(1);
-        let index = now_ns / window_ns;
-        if endpoint.window_index.load(Ordering::Relaxed) != index {
-            endpoint.window_index.store(index, Ordering::Relaxed);
+        // A division only when a window ends (a window length changed at run time applies
+        // from the next window on).
+        if now_ns >= endpoint.window_end_ns.load(Ordering::Relaxed) {
+            let window_ns = self.window_ns.load(Ordering::Relaxed).max(1);
+            let end = (now_ns / window_ns)
+                .saturating_add(1)
+                .saturating_mul(window_ns);
+            endpoint.window_end_ns.store(end, Ordering::Relaxed);
             endpoint.window_sampled.store(0, Ordering::Relaxed);
         }
         let idle = previous == u64::MAX
@@ -554,18 +566,24 @@ impl Recorder {
             self.uid,
             |ring| lock(&self.rings).push(ring),
             |ring| {
+                const HALF: usize = aggregate::RING_CAPACITY / 2;
                 // SAFETY: this thread's own ring: the only producer.
-                let result = unsafe { ring.ring.push(event) };
-                (result, ring.ring.len() >= aggregate::RING_CAPACITY / 2)
+                let pushed = unsafe { ring.ring.push(event) };
+                pushed.map(|bound| {
+                    // The exact count reads the drain's cache line: only when the bound says
+                    // half full.
+                    // SAFETY: as above, the only producer.
+                    bound >= HALF && unsafe { ring.ring.queued() } >= HALF
+                })
             },
         );
         match pushed {
-            Some((Ok(()), half_full)) => {
+            Some(Ok(half_full)) => {
                 if half_full {
                     self.drain_soon();
                 }
             }
-            Some((Err(event), _)) => {
+            Some(Err(event)) => {
                 // Full while another thread drains: try once more after draining ourselves.
                 self.try_sync();
                 let retried = aggregate::with_ring(self.uid, drop, |ring| {

@@ -352,24 +352,31 @@ fn push_event(
     memory: Option<(u64, u64)>,
 ) {
     let Some(rt) = Runtime::get() else { return };
-    let mut event = Event::new(key, rt.ns_at(end), wall_ns);
-    if let Some(busy) = busy_ns {
-        event.busy_ns = busy;
-        event.flags |= Event::BUSY;
+    let mut flags = 0;
+    if busy_ns.is_some() {
+        flags |= Event::BUSY;
     }
     if cancelled {
-        event.flags |= Event::CANCELLED;
+        flags |= Event::CANCELLED;
     }
-    if let Some((allocated, peak)) = memory {
-        event.alloc_bytes = allocated;
-        event.peak_bytes = peak;
-        event.flags |= Event::MEMORY;
+    if memory.is_some() {
+        flags |= Event::MEMORY;
     }
-    event.parents = l.parents();
+    let (alloc_bytes, peak_bytes) = memory.unwrap_or_default();
     let request = l.request.take();
-    event.request = request.clone();
-    l.request.set(request);
-    l.buffer.push(event);
+    l.request.set(request.clone());
+    // One struct expression, so the event is written once rather than built and patched.
+    l.buffer.push(Event {
+        key,
+        flags,
+        end_ns: rt.ns_at(end),
+        wall_ns,
+        busy_ns: busy_ns.unwrap_or(0),
+        alloc_bytes,
+        peak_bytes,
+        parents: l.parents(),
+        request,
+    });
 }
 
 /// Records an already measured call of `key` from the current thread (used by adapters
