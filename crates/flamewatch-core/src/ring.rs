@@ -11,7 +11,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The producer's side, on cache lines of its own (128 bytes: x86 fetches lines in pairs).
-#[repr(C)]
+#[repr(align(128))]
 struct Producer {
     /// Next slot the producer writes (monotonic).
     head: AtomicUsize,
@@ -21,7 +21,7 @@ struct Producer {
 }
 
 /// The consumer's side, on cache lines of its own.
-#[repr(C)]
+#[repr(align(128))]
 struct Consumer {
     /// Next slot the consumer reads (monotonic).
     tail: AtomicUsize,
